@@ -1,0 +1,48 @@
+# FaceGate developer commands. A fresh clone needs only `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: help setup run test test-fast lint format fuzz load bench eval models clean
+
+help:
+	@echo "make run        start Azurite + the app on http://127.0.0.1:7071 (sets up what is missing)"
+	@echo "make test       lint, check infra, run every test against a private Azurite"
+	@echo "make lint       ruff check + format check"
+	@echo "make bench      speed figures (reports/bench/)"
+	@echo "make eval DATA=dir   accuracy report for a labelled photo directory"
+	@echo "make fuzz       long property-based fuzzing run"
+	@echo "make load       bounded load test against a running app (make run first)"
+
+# --- setup: idempotent, re-runs only when the pins change -----------------------------
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# --- the two commands -------------------------------------------------------------------
+run: setup
+	$(PY) -m tools.dev.run
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# --- checks and tools -------------------------------------------------------------------
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .azurite .devhost reports .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Azure Functions blueprints: one per area, translating between Functions and shared/."""

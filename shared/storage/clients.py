@@ -1,0 +1,90 @@
+"""Build every storage client from settings, once per process.
+
+Locally the connection is a connection string (``UseDevelopmentStorage=true``
+for Azurite); in Azure it is identity-based (service URIs plus a managed
+identity). Callers never build clients themselves, so the two cases are
+handled here only. SDK clients are thread-safe and are shared.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from shared.settings import SettingsError, StorageSettings, storage_settings
+
+# Bounded waits: a storage outage must turn into a fast 503, not a hung request.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "connection_timeout": 5,
+    "read_timeout": 20,
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+}
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, StorageSettings], Any] = {}
+
+
+def _credential(settings: StorageSettings) -> Any:
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if (settings.credential or "").lower() == "managedidentity":
+        return ManagedIdentityCredential(client_id=settings.client_id)
+    return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+
+
+def _build(kind: str, settings: StorageSettings) -> Any:
+    if settings.connection_string:
+        if kind == "blob":
+            return BlobServiceClient.from_connection_string(
+                settings.connection_string, **_CLIENT_OPTIONS
+            )
+        if kind == "queue":
+            return QueueServiceClient.from_connection_string(
+                settings.connection_string, **_CLIENT_OPTIONS
+            )
+        return TableServiceClient.from_connection_string(
+            settings.connection_string, **_CLIENT_OPTIONS
+        )
+    uris = {"blob": settings.blob_uri, "table": settings.table_uri, "queue": settings.queue_uri}
+    uri = uris[kind]
+    if not uri:
+        raise SettingsError(f"no {kind} service URI configured for storage")
+    credential = _credential(settings)
+    if kind == "blob":
+        return BlobServiceClient(uri, credential=credential, **_CLIENT_OPTIONS)
+    if kind == "queue":
+        return QueueServiceClient(uri, credential=credential, **_CLIENT_OPTIONS)
+    return TableServiceClient(uri, credential=credential, **_CLIENT_OPTIONS)
+
+
+def _client(kind: str) -> Any:
+    settings = storage_settings()
+    key = (kind, settings)
+    with _lock:
+        client = _cache.get(key)
+        if client is None:
+            client = _cache[key] = _build(kind, settings)
+        return client
+
+
+def blob_service() -> BlobServiceClient:
+    return _client("blob")
+
+
+def table_service() -> TableServiceClient:
+    return _client("table")
+
+
+def queue_service() -> QueueServiceClient:
+    return _client("queue")
+
+
+def reset() -> None:
+    """Forget cached clients (tests change settings between runs)."""
+    with _lock:
+        _cache.clear()

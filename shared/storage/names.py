@@ -1,0 +1,22 @@
+"""Names of every container and table FaceGate uses (Bicep creates the same).
+
+Add a name here, not inline in a module, so `provision` and the Bicep check
+see it.
+"""
+
+# Blob containers
+UPLOADS = "uploads"  # uploads/{customerId}/{name}: images dropped by cloud apps
+RESULTS = "results"  # results/{customerId}/{name}.json: one result per upload
+
+CONTAINERS: tuple[str, ...] = (UPLOADS, RESULTS)
+
+# Tables
+CUSTOMERS = "customers"  # the customer registry
+APIKEYS = "apikeys"  # key hashes -> customer
+AUDIT = "audit"  # one append-only row per policy decision
+GALLERIES = "galleries"  # galleries, owned by one customer
+PERSONS = "persons"  # persons in a gallery
+FACES = "faces"  # enrolled faces (embeddings) of a person
+FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
+
+TABLES: tuple[str, ...] = (CUSTOMERS, APIKEYS, AUDIT, GALLERIES, PERSONS, FACES, FACEIDS)

@@ -1,0 +1,132 @@
+"""`make run`: Azurite + the function app on 127.0.0.1:7071, a demo customer, and how to call it.
+
+Starts Azurite on its default ports with data in .azurite/ (or reuses one that
+is already listening there), then `func start` when Functions Core Tools is on
+PATH, otherwise our dev host. Ctrl-C stops everything this started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tools.dev.azurite import ROOT, Azurite, port_open
+
+APP_PORT = 7071
+HEALTH_URL = f"http://127.0.0.1:{APP_PORT}/api/health"
+
+
+def _local_settings() -> dict[str, str]:
+    """Values from local.settings.json (created from the sample when missing)."""
+    path = ROOT / "local.settings.json"
+    if not path.exists():
+        shutil.copy(ROOT / "local.settings.sample.json", path)
+        print("created local.settings.json from local.settings.sample.json")
+    return json.loads(path.read_text())["Values"]
+
+
+def _wait_for_health(app: subprocess.Popen, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise RuntimeError(f"the app exited with {app.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(HEALTH_URL, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"{HEALTH_URL} did not answer within {timeout}s")
+
+
+def _start_app(env: dict[str, str]) -> subprocess.Popen:
+    func = shutil.which("func")
+    if func:
+        print("starting the app with Azure Functions Core Tools (func start)")
+        cmd = [func, "start", "--port", str(APP_PORT)]
+    else:
+        print("Functions Core Tools not found: starting the FaceGate dev host (tools/devhost)")
+        cmd = [sys.executable, "-m", "tools.devhost", "--port", str(APP_PORT)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen | None, name: str) -> None:
+    if process is None or process.poll() is not None:
+        return
+    print(f"stopping {name}")
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _seed_demo_customer() -> dict | None:
+    """Create the demo customer if the policy registry exists yet; returns its key."""
+    try:
+        from tools.dev.seed import seed_demo_customer
+    except ImportError:
+        return None
+    return seed_demo_customer()
+
+
+def _print_usage(health: dict, demo: dict | None) -> None:
+    key = (demo or {}).get("key", "<your key>")
+    print()
+    print(f"FaceGate is running on http://127.0.0.1:{APP_PORT}/api  (health: {health['status']})")
+    if demo:
+        print(f"demo customer: {demo['customerId']}  key: {key}")
+        if not demo.get("new", True):
+            print("  (the demo customer existed already; a fresh key was issued for it)")
+    print()
+    print("try:")
+    print(f"  curl -s {HEALTH_URL}")
+    print(
+        f'  curl -s -H "Ocp-Apim-Subscription-Key: {key}" '
+        '-H "Content-Type: application/octet-stream" '
+        f"--data-binary @tests/data/photos/astronaut.png "
+        f'"http://127.0.0.1:{APP_PORT}/api/detect?returnFaceAttributes=headPose,qualityForRecognition"'
+    )
+    print()
+    print("Ctrl-C stops the app and Azurite.")
+
+
+def main() -> int:
+    settings = _local_settings()
+    env = {**os.environ, **settings}
+    azurite: Azurite | None = None
+    app: subprocess.Popen | None = None
+    try:
+        if all(port_open(p) for p in Azurite().ports):
+            print("Azurite is already listening on 10000-10002: using it")
+        else:
+            azurite = Azurite(location=ROOT / ".azurite" / "data")
+            azurite.log_path = ROOT / ".azurite" / "azurite.log"
+            azurite.location.mkdir(parents=True, exist_ok=True)
+            azurite.start()
+            print("Azurite started (data in .azurite/, log in .azurite/azurite.log)")
+        os.environ.update(settings)
+        app = _start_app(env)
+        health = _wait_for_health(app)
+        _print_usage(health, _seed_demo_customer())
+        app.wait()
+        return app.returncode or 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(app, "the app")
+        if azurite is not None:
+            print("stopping Azurite")
+            azurite.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
