@@ -1,0 +1,94 @@
+"""faceIds: templates of detected faces, kept 24 hours for verify and identify, then gone.
+
+A faceId belongs to the customer whose call made it (PartitionKey = customerId);
+another customer's faceId is simply not found. Expired rows are refused on read
+and purged by a timer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared import templates
+from shared.errors import NotFound
+from shared.identifiers import new_id
+from shared.storage import clients, names
+from shared.storage.faults import storage_unavailable_as_503
+
+TTL = dt.timedelta(hours=24)
+_BATCH = 100
+
+
+@dataclass(frozen=True)
+class StoredFace:
+    face_id: str
+    template: np.ndarray
+    model: str
+    expires: dt.datetime
+
+
+def _table():
+    return clients.table_service().get_table_client(names.FACEIDS)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def save(customer_id: str, template: np.ndarray, model: str, now: dt.datetime | None = None) -> str:
+    """Keep a template for 24 hours; returns the new faceId."""
+    face_id = new_id()
+    expires = (now or _utcnow()) + TTL
+    with storage_unavailable_as_503():
+        _table().create_entity(
+            {
+                "PartitionKey": customer_id,
+                "RowKey": face_id,
+                "template": templates.encode(template),
+                "model": model,
+                "expiresAt": expires,
+            }
+        )
+    return face_id
+
+
+def load(customer_id: str, face_id: str, now: dt.datetime | None = None) -> StoredFace:
+    """The caller's own, unexpired face, or NotFound (also for other customers' faceIds)."""
+    with storage_unavailable_as_503():
+        try:
+            row = _table().get_entity(customer_id, face_id)
+        except ResourceNotFoundError:
+            raise NotFound(f"faceId '{face_id}' is not found or has expired.") from None
+    expires = row["expiresAt"]
+    if expires <= (now or _utcnow()):
+        raise NotFound(f"faceId '{face_id}' is not found or has expired.")
+    return StoredFace(face_id, templates.decode(row["template"]), row.get("model", ""), expires)
+
+
+def purge_expired(now: dt.datetime | None = None) -> int:
+    """Delete every expired faceId of every customer; returns how many went."""
+    table = _table()
+    purged = 0
+    with storage_unavailable_as_503():
+        rows = table.query_entities(
+            "expiresAt le @now",
+            parameters={"now": now or _utcnow()},
+            select=["PartitionKey", "RowKey"],
+        )
+        by_partition: dict[str, list[tuple[str, dict]]] = {}
+        for row in rows:
+            batch = by_partition.setdefault(row["PartitionKey"], [])
+            batch.append(("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}))
+            if len(batch) == _BATCH:
+                table.submit_transaction(batch)
+                purged += len(batch)
+                batch.clear()
+        for batch in by_partition.values():
+            if batch:
+                table.submit_transaction(batch)
+                purged += len(batch)
+    return purged
