@@ -6,17 +6,23 @@ the message is for people. Nothing here knows about HTTP status codes.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FaceGateError(Exception):
     """Base class: a failure a caller can act on, named by a stable ``code``."""
 
     code = "InternalError"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        # extra, non-secret fields for the error body (e.g. the deciding policy ids)
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class BadArgument(FaceGateError):
@@ -37,6 +43,17 @@ class InvalidImageSize(FaceGateError):
 
 class Unauthorized(FaceGateError):
     code = "Unauthorized"
+
+
+class PolicyDenied(FaceGateError):
+    """The responsible-use policy refused the call; names the policies and the decision."""
+
+    code = "PolicyDenied"
+
+    def __init__(self, message: str, *, policy_ids: list[str], decision_id: str) -> None:
+        super().__init__(message, details={"policyIds": policy_ids, "decisionId": decision_id})
+        self.policy_ids = policy_ids
+        self.decision_id = decision_id
 
 
 class NotFound(FaceGateError):
