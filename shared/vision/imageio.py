@@ -1,0 +1,255 @@
+"""Safe image decoding: the security boundary between untrusted bytes and the models.
+
+Every image that reaches the vision code comes through :func:`decode_image` (bytes) or
+:func:`check_array` (an array a caller already holds). Both return an **RGB** ``uint8``
+array of shape ``(height, width, 3)``, C-contiguous -- RGB everywhere in ``shared.vision``;
+OpenCV's BGR is never used at an API boundary.
+
+What is refused, and how:
+
+* more than :data:`MAX_BYTES` (6 MB, like Azure Face) or no bytes -> ``InvalidImageSize``
+* a format other than JPEG, PNG, BMP, GIF (first frame) or WebP, sniffed from the magic
+  bytes (the caller's content type is ignored) -> ``InvalidImage``
+* a declared width or height above :data:`MAX_SIDE` (4096 px, Azure's limit) -> refused
+  from the header, before a single pixel is decoded, so a decompression bomb never
+  allocates its canvas -> ``InvalidImageSize``. Images are refused, never silently shrunk.
+* a side below :data:`MIN_SIDE` (36 px, the smallest face we detect) -> ``InvalidImageSize``
+* truncated, corrupt or undecodable data -> ``InvalidImage``
+
+EXIF orientation (values 2..8) is applied; any other or unreadable orientation is ignored.
+Grey, grey+alpha, palette, 16-bit, 32-bit int/float, CMYK and YCbCr images are converted to
+RGB; transparent pixels are composited over white. Pillow never sees the process-wide
+``LOAD_TRUNCATED_IMAGES`` or ``MAX_IMAGE_PIXELS`` changed, and no Pillow warning escapes:
+the code paths that would warn are either refused before Pillow runs (bomb sizes) or avoided.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+from PIL import Image
+
+from shared.errors import InvalidImage, InvalidImageSize
+
+MAX_BYTES = 6 * 1024 * 1024
+MAX_SIDE = 4096
+MIN_SIDE = 36
+
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The Pillow format name for the magic bytes at the start of ``data``, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:2] == b"BM":
+        return "BMP"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
+    """(width, height) read from the header without decoding, or None if not found.
+
+    Deliberately independent of Pillow so that bomb-sized canvases are refused before
+    any decoder runs; Pillow's own header parse is checked again afterwards.
+    """
+    try:
+        if fmt == "PNG":
+            if data[12:16] != b"IHDR":
+                return None
+            return struct.unpack(">II", data[16:24])
+        if fmt == "GIF":
+            return struct.unpack("<HH", data[6:10])
+        if fmt == "BMP":
+            header_size = struct.unpack("<I", data[14:18])[0]
+            if header_size == 12:  # OS/2 BITMAPCOREHEADER
+                return struct.unpack("<HH", data[18:22])
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if fmt == "WEBP":
+            return _webp_size(data)
+        if fmt == "JPEG":
+            return _jpeg_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        w = int.from_bytes(data[24:27], "little") + 1
+        h = int.from_bytes(data[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Walk the JPEG marker segments up to the first SOFn and read its dimensions."""
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # standalone markers
+            pos += 2
+            continue
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker in _SOF_MARKERS:
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return width, height
+        if length < 2:
+            return None
+        pos += 2 + length
+    return None
+
+
+def _check_side_limits(width: int, height: int, what: str) -> None:
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise InvalidImageSize(
+            f"{what} {width}x{height} px exceeds the limit of {MAX_SIDE} px on a side."
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise InvalidImageSize(
+            f"{what} {width}x{height} px is below the minimum of {MIN_SIDE} px on a side."
+        )
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode untrusted image bytes to an RGB uint8 array (H, W, 3). See the module doc."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidImage("Image data must be bytes.")
+    data = bytes(data)
+    if not data:
+        raise InvalidImageSize("The image is empty (0 bytes).")
+    if len(data) > MAX_BYTES:
+        raise InvalidImageSize(
+            f"The image is {len(data)} bytes; the limit is {MAX_BYTES} bytes (6 MB)."
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise InvalidImage(
+            "Unsupported or unrecognised image format; use JPEG, PNG, BMP, GIF or WebP."
+        )
+    size = declared_size(data, fmt)
+    if size is None:
+        raise InvalidImage(f"The {fmt} header is corrupt or incomplete.")
+    _check_side_limits(*size, what="The declared image size")
+    try:
+        rgb = _decode_with_pillow(data, fmt)
+    except (InvalidImage, InvalidImageSize):
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InvalidImageSize("The image declares too many pixels.") from exc
+    except MemoryError as exc:
+        raise InvalidImageSize("The image is too large to decode.") from exc
+    except Exception as exc:  # Pillow raises many types on hostile input; all mean "corrupt"
+        raise InvalidImage(f"The {fmt} image is truncated or corrupt.") from exc
+    height, width = rgb.shape[:2]
+    _check_side_limits(width, height, what="The image")
+    return rgb
+
+
+def _decode_with_pillow(data: bytes, fmt: str) -> np.ndarray:
+    with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+        _check_side_limits(*probe.size, what="The declared image size")
+        probe.verify()  # structural checks (PNG CRCs etc.) without keeping pixels
+    with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+        im.seek(0)  # first frame of an animation
+        im.load()
+        orientation = _orientation(im)
+        rgb = _to_rgb(im)
+    for step in _TRANSPOSE.get(orientation, ()):
+        rgb = rgb.transpose(step)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation, or 1 when absent, unreadable or out of range."""
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # malformed EXIF must not make a good image unreadable
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; alpha is composited over white."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _high_depth_grey_to_rgb(im)
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+        mode = im.mode
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode == "RGB":
+        return im
+    return im.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGBX ...
+
+
+def _high_depth_grey_to_rgb(im: Image.Image) -> Image.Image:
+    """16-bit / 32-bit grey -> 8-bit RGB, scaled by the type's range (not clipped)."""
+    values = np.asarray(im)
+    if im.mode.startswith("I;16"):
+        scaled = values.astype(np.float32) / 257.0
+    elif im.mode == "I":
+        top = float(values.max()) if values.size else 0.0
+        scaled = values.astype(np.float32) * (255.0 / 65535.0 if top > 255 else 1.0)
+    else:  # "F": assume 0..1 if it fits, else 0..255
+        top = float(np.nanmax(values)) if values.size else 0.0
+        scaled = np.nan_to_num(values, nan=0.0) * (255.0 if top <= 1.0 else 1.0)
+    grey = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def check_array(image: np.ndarray) -> np.ndarray:
+    """Validate an in-memory image: RGB uint8 (H, W, 3) within the same size limits.
+
+    Grey (H, W) and RGBA (H, W, 4) arrays are accepted and converted.
+    """
+    if not isinstance(image, np.ndarray):
+        raise InvalidImage("The image must be bytes or a numpy array.")
+    if image.dtype != np.uint8:
+        raise InvalidImage(f"Image arrays must be uint8, not {image.dtype}.")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InvalidImage(f"Image arrays must be (H, W, 3) RGB; got shape {image.shape}.")
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:].astype(np.float32) / 255.0
+        image = np.rint(image[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    height, width = image.shape[:2]
+    _check_side_limits(width, height, what="The image")
+    return np.ascontiguousarray(image)
