@@ -56,6 +56,29 @@ def save(customer_id: str, template: np.ndarray, model: str, now: dt.datetime | 
     return face_id
 
 
+def save_many(
+    customer_id: str, items: list[tuple[np.ndarray, str]], now: dt.datetime | None = None
+) -> list[str]:
+    """Keep several templates (one transaction per 100); returns their faceIds in order."""
+    expires = (now or _utcnow()) + TTL
+    ids = [new_id() for _ in items]
+    rows = [
+        {
+            "PartitionKey": customer_id,
+            "RowKey": face_id,
+            "template": templates.encode(template),
+            "model": model,
+            "expiresAt": expires,
+        }
+        for face_id, (template, model) in zip(ids, items, strict=True)
+    ]
+    with storage_unavailable_as_503():
+        table = _table()
+        for start in range(0, len(rows), _BATCH):
+            table.submit_transaction([("create", row) for row in rows[start : start + _BATCH]])
+    return ids
+
+
 def load(customer_id: str, face_id: str, now: dt.datetime | None = None) -> StoredFace:
     """The caller's own, unexpired face, or NotFound (also for other customers' faceIds)."""
     with storage_unavailable_as_503():

@@ -18,5 +18,21 @@ GALLERIES = "galleries"  # galleries, owned by one customer
 PERSONS = "persons"  # persons in a gallery
 FACES = "faces"  # enrolled faces (embeddings) of a person
 FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
+POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
 
-TABLES: tuple[str, ...] = (CUSTOMERS, APIKEYS, AUDIT, GALLERIES, PERSONS, FACES, FACEIDS)
+TABLES: tuple[str, ...] = (
+    CUSTOMERS,
+    APIKEYS,
+    AUDIT,
+    GALLERIES,
+    PERSONS,
+    FACES,
+    FACEIDS,
+    POISON,
+)
+
+# Queues
+# The Functions host writes a message here after the last failed try of a blob trigger.
+BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
+
+QUEUES: tuple[str, ...] = (BLOB_POISON_QUEUE,)

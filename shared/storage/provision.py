@@ -31,6 +31,10 @@ def ensure_storage() -> None:
         tables = clients.table_service()
         for table in names.TABLES:
             tables.create_table_if_not_exists(table)
+        queues = clients.queue_service()
+        for queue in names.QUEUES:
+            with contextlib.suppress(ResourceExistsError):
+                queues.create_queue(queue)
         _done.add(key)
 
 
