@@ -1,0 +1,120 @@
+"""The audit trail: one append-only Table row per decision and action, allow or deny.
+
+Table ``audit``: PartitionKey = ``{customerId}:{yyyy-mm-dd}`` (UTC day), so one
+customer's day is one partition query; RowKey = ``{UTC time to the microsecond}-
+{decisionId}-{action}``, so rows sort by time. Rows are only ever created
+(``create_entity`` or a transaction of creates), never upserted or updated.
+A row holds who, what, the outcome and why; never pixels, embeddings or keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from shared.errors import BadArgument, ServiceUnavailable
+from shared.policy import model
+from shared.policy.context import Context
+from shared.settings import SettingsError
+from shared.storage import clients, names
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 100  # Azure Table transactions hold at most 100 operations
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision on one action."""
+
+    action: str
+    allowed: bool
+    policy_ids: tuple[str, ...]
+
+
+def partition(customer_id: str, day: date) -> str:
+    return f"{customer_id}:{day.isoformat()}"
+
+
+def _row(
+    customer_id: str, decision_id: str, when: datetime, context: Context, outcome: Outcome
+) -> dict[str, Any]:
+    stamp = when.astimezone(UTC)
+    return {
+        "PartitionKey": partition(customer_id, stamp.date()),
+        "RowKey": f"{stamp:%Y%m%dT%H%M%S.%fZ}-{decision_id}-{outcome.action}",
+        "Customer": customer_id,
+        "Action": outcome.action,
+        "Decision": "allow" if outcome.allowed else "deny",
+        "PolicyIds": ",".join(outcome.policy_ids),
+        "RequestId": context.request_id,
+        "DecisionId": decision_id,
+        "Channel": context.channel,
+        "Capture": context.capture,
+        "Purpose": context.purpose or "",
+        "Time": f"{stamp:%Y-%m-%dT%H:%M:%S.%fZ}",
+    }
+
+
+def record(
+    customer_id: str,
+    decision_id: str,
+    when: datetime,
+    context: Context,
+    outcomes: Sequence[Outcome],
+) -> None:
+    """Write one row per outcome, all or nothing; ServiceUnavailable if it cannot be written.
+
+    The rows of one decision share a partition, so they go in one transaction.
+    """
+    rows = [_row(customer_id, decision_id, when, context, o) for o in outcomes]
+    try:
+        table = clients.table_service().get_table_client(names.AUDIT)
+        if len(rows) == 1:
+            table.create_entity(rows[0])
+        else:
+            for start in range(0, len(rows), MAX_BATCH):
+                table.submit_transaction([("create", r) for r in rows[start : start + MAX_BATCH]])
+    except (AzureError, SettingsError, OSError) as exc:
+        log.warning("audit write failed (%s); the decision is void", type(exc).__name__)
+        raise ServiceUnavailable("The audit trail cannot be written; nothing is analysed.") from exc
+
+
+def _day(value: date | str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BadArgument(f"day must be YYYY-MM-DD (got {value!r}).") from None
+
+
+def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
+    """One customer's audit rows for one UTC day, oldest first, as plain dicts."""
+    pk = partition(model.customer_id(customer_id), _day(day))
+    try:
+        table = clients.table_service().get_table_client(names.AUDIT)
+        entities = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
+    except (AzureError, SettingsError, OSError) as exc:
+        raise ServiceUnavailable("The audit trail cannot be read.") from exc
+    entities.sort(key=lambda e: e["RowKey"])
+    return [
+        {
+            "time": e.get("Time", ""),
+            "customer": e.get("Customer", ""),
+            "action": e.get("Action", ""),
+            "decision": e.get("Decision", ""),
+            "policyIds": [p for p in str(e.get("PolicyIds", "")).split(",") if p],
+            "decisionId": e.get("DecisionId", ""),
+            "requestId": e.get("RequestId", ""),
+            "channel": e.get("Channel", ""),
+            "capture": e.get("Capture", ""),
+            "purpose": e.get("Purpose", ""),
+        }
+        for e in entities
+    ]
