@@ -2,8 +2,9 @@
 
 Table ``audit``: PartitionKey = ``{customerId}:{yyyy-mm-dd}`` (UTC day), so one
 customer's day is one partition query; RowKey = ``{UTC time to the microsecond}-
-{decisionId}-{action}``, so rows sort by time. Rows are only ever created
-(``create_entity`` or a transaction of creates), never upserted or updated.
+{decisionId}-{n}-{action}``, so rows sort by time, then in the order asked.
+Rows are only ever created (``create_entity`` or a transaction of creates),
+never upserted or updated.
 A row holds who, what, the outcome and why; never pixels, embeddings or keys.
 """
 
@@ -25,8 +26,6 @@ from shared.storage import clients, names
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 100  # Azure Table transactions hold at most 100 operations
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -42,12 +41,17 @@ def partition(customer_id: str, day: date) -> str:
 
 
 def _row(
-    customer_id: str, decision_id: str, when: datetime, context: Context, outcome: Outcome
+    customer_id: str,
+    decision_id: str,
+    when: datetime,
+    context: Context,
+    index: int,
+    outcome: Outcome,
 ) -> dict[str, Any]:
     stamp = when.astimezone(UTC)
     return {
         "PartitionKey": partition(customer_id, stamp.date()),
-        "RowKey": f"{stamp:%Y%m%dT%H%M%S.%fZ}-{decision_id}-{outcome.action}",
+        "RowKey": f"{stamp:%Y%m%dT%H%M%S.%fZ}-{decision_id}-{index}-{outcome.action}",
         "Customer": customer_id,
         "Action": outcome.action,
         "Decision": "allow" if outcome.allowed else "deny",
@@ -72,14 +76,13 @@ def record(
 
     The rows of one decision share a partition, so they go in one transaction.
     """
-    rows = [_row(customer_id, decision_id, when, context, o) for o in outcomes]
+    rows = [_row(customer_id, decision_id, when, context, i, o) for i, o in enumerate(outcomes)]
     try:
         table = clients.table_service().get_table_client(names.AUDIT)
         if len(rows) == 1:
             table.create_entity(rows[0])
-        else:
-            for start in range(0, len(rows), MAX_BATCH):
-                table.submit_transaction([("create", r) for r in rows[start : start + MAX_BATCH]])
+        else:  # at most len(ACTIONS) rows: well under a transaction's 100 operations
+            table.submit_transaction([("create", r) for r in rows])
     except (AzureError, SettingsError, OSError) as exc:
         log.warning("audit write failed (%s); the decision is void", type(exc).__name__)
         raise ServiceUnavailable("The audit trail cannot be written; nothing is analysed.") from exc

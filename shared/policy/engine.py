@@ -66,10 +66,10 @@ def _why(text: str) -> str:
     return " ".join(lines)
 
 
-def problems(directory: Path = POLICY_DIR, schema_path: Path = SCHEMA_PATH) -> list[str]:
+def problems(directory: Path | None = None, schema_path: Path | None = None) -> list[str]:
     """Everything wrong with the policies and schema; empty when they are fit to load."""
     try:
-        load(directory, schema_path)
+        load(directory or POLICY_DIR, schema_path or SCHEMA_PATH)
     except PolicyError as exc:
         return str(exc).split("\n")
     return []
@@ -151,7 +151,7 @@ def bundle() -> PolicyBundle:
     with _lock:
         if _bundle is None:
             try:
-                _bundle = load()
+                _bundle = load(POLICY_DIR, SCHEMA_PATH)
             except PolicyError as exc:
                 log.error("policy set invalid; refusing every request: %s", exc)
                 raise ServiceUnavailable(

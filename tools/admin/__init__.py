@@ -1,0 +1,1 @@
+"""The FaceGate admin CLI: customers, keys, audit and policy checks (`python -m tools.admin`)."""

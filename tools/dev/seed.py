@@ -1,0 +1,54 @@
+"""The demo customer `make run` prints a key for.
+
+"demo" is a commercial customer in the US, active, with every action approved
+and a stated purpose (so age, gender and emotion are allowed too). Keys are
+shown only once, so each run issues a fresh key for it; earlier keys stay
+valid until revoked (`python -m tools.admin keys revoke`).
+"""
+
+from __future__ import annotations
+
+from shared.errors import Conflict
+from shared.policy import model, registry
+from shared.storage import provision
+
+DEMO_ID = "demo"
+DEMO_PURPOSE = "product-demo"
+
+
+def demo_customer() -> model.Customer:
+    return model.Customer.create(
+        id=DEMO_ID,
+        name="FaceGate demo customer",
+        sector="commercial",
+        country="US",
+        status="active",
+        review_state="none",
+        sensitive_use=False,
+        actions=model.ACTIONS,
+        purposes=(DEMO_PURPOSE,),
+        retention="delete",
+        default_features=("detect",),
+    )
+
+
+def seed_demo_customer() -> dict:
+    """Create the demo customer if missing; always issue a fresh key.
+
+    Returns ``{"customerId", "key", "keyId", "new"}``; ``new`` is False when the
+    customer existed already (its record is left as the operator last set it).
+    """
+    provision.ensure_storage()
+    try:
+        registry.add_customer(demo_customer())
+        new = True
+    except Conflict:
+        new = False
+    key, record = registry.issue_key(DEMO_ID)
+    return {"customerId": DEMO_ID, "key": key, "keyId": record.key_id, "new": new}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(seed_demo_customer(), indent=2))
