@@ -1,0 +1,196 @@
+"""Table-driven decisions: every policy, and the cases just beside each rule.
+
+Each row: who asks (overrides of a commercial French customer approved for
+everything with a declared purpose), what, in which context, and the exact
+outcome and deciding policy ids. Evaluated with the real Cedar files; no storage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.policy import engine
+from shared.policy.decisions import evaluate_all
+from tests.policy.helpers import make_context, make_customer
+
+LE_US = {"sector": "law_enforcement", "country": "US"}
+LE_FR = {"sector": "law_enforcement", "country": "FR"}
+ALLOW = ("approved-action",)
+NOT_ACTIVE = "customer-not-active"
+NOT_APPROVED = "action-not-approved"
+MORATORIUM = "us-law-enforcement-moratorium"
+NO_LIVE = "law-enforcement-no-realtime-recognition"
+NEEDS_PURPOSE = "attribute-inference-needs-purpose"
+NO_EMOTION = "no-emotion-inference-at-work-or-school"
+NEEDS_REVIEW = "sensitive-use-needs-review"
+UNDECLARED = "purpose-not-declared"
+
+
+def case(name, who, action, capture=None, *, purpose=None, law=False, deny=()):
+    """One row: allowed by ``approved-action`` unless ``deny`` names the refusing policies."""
+    return pytest.param(who, action, capture, purpose, law, not deny, deny or ALLOW, id=name)
+
+
+SUSPENDED = {"status": "suspended"}
+REVIEW_PENDING = {"sensitive_use": True, "review_state": "pending"}
+
+CASES = [
+    # an ordinary commercial customer
+    case("commercial detect, no capture", {}, "detect"),
+    case("commercial emotion on a photo", {}, "emotion", "photo"),
+    case("commercial identify in realtime", {}, "identify", "realtime"),
+    case("commercial verify, body camera", {}, "verify", "body-camera"),
+    case("US commercial identify", {"country": "US"}, "identify", "photo"),
+    # inactive customers: denied everything
+    case("pending detect", {"status": "pending"}, "detect", "photo", deny=(NOT_ACTIVE,)),
+    case("suspended detect", SUSPENDED, "detect", deny=(NOT_ACTIVE,)),
+    case("suspended identify", SUSPENDED, "identify", "photo", deny=(NOT_ACTIVE,)),
+    case(
+        "suspended, not approved",
+        {**SUSPENDED, "actions": "detect"},
+        "verify",
+        "photo",
+        deny=(NOT_ACTIVE, NOT_APPROVED),
+    ),
+    # each action approved one by one, attributes included
+    case("verify not approved", {"actions": "detect"}, "verify", "photo", deny=(NOT_APPROVED,)),
+    case("enroll not approved", {"actions": "detect,identify"}, "enroll", deny=(NOT_APPROVED,)),
+    case("age approved", {"actions": "detect,age"}, "age", "photo"),
+    case("gender beside age", {"actions": "detect,age"}, "gender", deny=(NOT_APPROVED,)),
+    case("emotion beside age", {"actions": "detect,age"}, "emotion", deny=(NOT_APPROVED,)),
+    case("nothing approved", {"actions": ""}, "detect", "photo", deny=(NOT_APPROVED,)),
+    # attributes need a declared purpose
+    case("age, no purpose", {"purposes": ""}, "age", "photo", deny=(NEEDS_PURPOSE,)),
+    case("gender, no purpose", {"purposes": ""}, "gender", "photo", deny=(NEEDS_PURPOSE,)),
+    case("emotion, no purpose", {"purposes": ""}, "emotion", "photo", deny=(NEEDS_PURPOSE,)),
+    case("detect, no purpose", {"purposes": ""}, "detect"),
+    case("identify, no purpose", {"purposes": ""}, "identify", "photo"),
+    # a purpose stated with the request must be a declared one
+    case("declared purpose", {}, "age", "photo", purpose="age-verification"),
+    case("undeclared purpose", {}, "age", "photo", purpose="marketing", deny=(UNDECLARED,)),
+    case("undeclared purpose, detect", {}, "detect", purpose="marketing", deny=(UNDECLARED,)),
+    # US law enforcement: no recognition until a federal law; detection still allowed
+    case("US police detect", LE_US, "detect", "photo"),
+    case("US police detect, body camera", LE_US, "detect", "body-camera"),
+    case("US police age", LE_US, "age", "photo"),
+    case("US police verify", LE_US, "verify", "photo", deny=(MORATORIUM,)),
+    case("US police identify", LE_US, "identify", "photo", deny=(MORATORIUM,)),
+    case("US police enroll", LE_US, "enroll", "photo", deny=(MORATORIUM,)),
+    case("US police identify, federal law", LE_US, "identify", "photo", law=True),
+    case("US police verify, federal law", LE_US, "verify", "photo", law=True),
+    case(
+        "US police body camera, federal law",
+        LE_US,
+        "identify",
+        "body-camera",
+        law=True,
+        deny=(NO_LIVE,),
+    ),
+    case(
+        "US police body camera, no law",
+        LE_US,
+        "identify",
+        "body-camera",
+        deny=(MORATORIUM, NO_LIVE),
+    ),
+    # law enforcement anywhere: recognition on still photos only; unknown is not a photo
+    case("FR police verify photo", LE_FR, "verify", "photo"),
+    case("FR police identify photo", LE_FR, "identify", "photo"),
+    case("FR police verify, no capture", LE_FR, "verify", deny=(NO_LIVE,)),
+    case("FR police identify realtime", LE_FR, "identify", "realtime", deny=(NO_LIVE,)),
+    case("FR police identify body camera", LE_FR, "identify", "body-camera", deny=(NO_LIVE,)),
+    case("FR police identify vehicle", LE_FR, "identify", "vehicle-camera", deny=(NO_LIVE,)),
+    case("FR police enroll body camera", LE_FR, "enroll", "body-camera", deny=(NO_LIVE,)),
+    case("FR police detect vehicle camera", LE_FR, "detect", "vehicle-camera"),
+    case(
+        "FR police verify not approved",
+        {**LE_FR, "actions": "detect"},
+        "verify",
+        "photo",
+        deny=(NOT_APPROVED,),
+    ),
+    case("government identify body camera", {"sector": "government"}, "identify", "body-camera"),
+    # emotion refused at work and in education, and nothing else refused there
+    case("workplace detect", {"sector": "workplace"}, "detect", "photo"),
+    case("workplace age", {"sector": "workplace"}, "age", "photo"),
+    case("workplace emotion", {"sector": "workplace"}, "emotion", "photo", deny=(NO_EMOTION,)),
+    case("education emotion", {"sector": "education"}, "emotion", deny=(NO_EMOTION,)),
+    case("education gender", {"sector": "education"}, "gender"),
+    case("healthcare emotion", {"sector": "healthcare"}, "emotion"),
+    # sensitive use: recognition waits for an approved review
+    case("sensitive, no review", {"sensitive_use": True}, "identify", deny=(NEEDS_REVIEW,)),
+    case("sensitive, pending, verify", REVIEW_PENDING, "verify", "photo", deny=(NEEDS_REVIEW,)),
+    case("sensitive, pending, enroll", REVIEW_PENDING, "enroll", "photo", deny=(NEEDS_REVIEW,)),
+    case(
+        "sensitive, review approved, identify",
+        {"sensitive_use": True, "review_state": "approved"},
+        "identify",
+        "photo",
+    ),
+    case("sensitive, pending, detect", REVIEW_PENDING, "detect", "photo"),
+    case("sensitive, pending, emotion", REVIEW_PENDING, "emotion", "photo"),
+    case("not sensitive, review none, verify", {"review_state": "none"}, "verify", "photo"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "action", "capture", "purpose", "federal_law", "allowed", "policy_ids"),
+    CASES,
+)
+def test_decision(overrides, action, capture, purpose, federal_law, allowed, policy_ids):
+    customer = make_customer(**overrides)
+    context = make_context(capture, purpose, federal_law)
+    decision = evaluate_all(customer, action, context)
+    assert decision.allowed is allowed
+    assert decision.policy_ids == policy_ids
+    assert decision.denied_actions == (() if allowed else (action,))
+
+
+def test_table_is_large_and_names_every_policy():
+    assert len(CASES) >= 30
+    named = {pid for row in CASES for pid in row.values[-1]}
+    assert set(engine.bundle().order) <= named
+
+
+def test_combined_decision_names_the_denied_action_and_its_policy():
+    customer = make_customer(sector="workplace")
+    decision = evaluate_all(customer, ["detect", "age", "emotion"], make_context("photo"))
+    assert not decision.allowed
+    assert decision.denied_actions == ("emotion",)
+    assert decision.policy_ids == (NO_EMOTION,)
+    assert decision.action == "emotion"
+    assert decision.per_action["detect"] == (True, ALLOW)
+    assert decision.per_action["age"] == (True, ALLOW)
+
+
+def test_combined_decision_merges_deny_policies_in_file_order():
+    customer = make_customer(**LE_US, purposes="")
+    decision = evaluate_all(customer, ["emotion", "identify", "detect"], make_context())
+    assert decision.denied_actions == ("emotion", "identify")
+    assert decision.policy_ids == (MORATORIUM, NO_LIVE, NEEDS_PURPOSE)
+
+
+def test_combined_allow_lists_every_action():
+    decision = evaluate_all(make_customer(), ["detect", "age", "age"], make_context("photo"))
+    assert decision.allowed
+    assert decision.actions == ("detect", "age")
+    assert decision.policy_ids == ALLOW
+
+
+def test_default_deny_is_named_when_no_policy_decides(tmp_path: Path):
+    """With only the grant loaded, an unapproved action is refused by Cedar's implicit deny."""
+    (tmp_path / "10-approved-action.cedar").write_text(
+        (engine.POLICY_DIR / "10-approved-action.cedar").read_text()
+    )
+    only_grant = engine.load(tmp_path, engine.SCHEMA_PATH)
+    customer = make_customer(actions="detect")
+    assert engine.evaluate(customer, "verify", make_context("photo"), only_grant) == (
+        False,
+        (engine.DEFAULT_DENY,),
+    )
+    assert engine.evaluate(customer, "detect", make_context("photo"), only_grant) == (
+        True,
+        ALLOW,
+    )
