@@ -1,0 +1,211 @@
+// FaceGate on Azure: a Flex Consumption function app with one user-assigned identity,
+// identity-only storage, Application Insights and an Event Grid source for the blob
+// trigger. azd (azure.yaml) provisions this file, deploys the code, then runs
+// infra/scripts/postdeploy.* to subscribe the blob trigger to Event Grid.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; seeds the unique suffix of every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource; must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group name; empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the deploying user or service principal; it gets the app\'s data roles (empty: none).')
+param principalId string = ''
+
+@description('Kind of principalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('Flex Consumption instance memory in MB. 2048 (one core) holds the ONNX models and one image in flight per worker with room to spare; bench/ measures it.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the app scales out to; bounds the bill as well as the load.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Always-ready instances for HTTP functions; 0 (default) scales to zero.')
+@minValue(0)
+param alwaysReadyInstances int = 0
+
+@description('Spread the app\'s instances across availability zones (the region must have zones).')
+param zoneRedundant bool = false
+
+@description('Storage replication; Standard_ZRS or Standard_GZRS where the region offers them.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@description('Log Analytics daily ingestion cap in GB; -1 means no cap.')
+param logDailyQuotaGb int = -1
+
+@description('App setting FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE.')
+param usFederalFaceLawInForce bool = false
+
+@description('App setting FACEGATE_REGISTRY_CACHE_SECONDS.')
+@minValue(0)
+@maxValue(30)
+param registryCacheSeconds int = 15
+
+@description('App setting FACEGATE_ONNX_THREADS.')
+@minValue(1)
+param onnxThreads int = 1
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+
+// Names of the app's containers, tables and queues: the same as shared/storage/names.py
+// (tests/infra checks it). The deployment container holds the Flex code package.
+var appContainerNames = [
+  'uploads'
+  'results'
+]
+var uploadsContainerName = 'uploads'
+var resultsContainerName = 'results'
+var deploymentContainerName = 'deployment'
+var tableNames = [
+  'customers'
+  'apikeys'
+  'audit'
+  'galleries'
+  'persons'
+  'faces'
+  'faceids'
+  'poisonuploads'
+]
+var queueNames = [
+  'webjobs-blobtrigger-poison'
+]
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-facegate-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    containerNames: concat(appContainerNames, [deploymentContainerName])
+    tableNames: tableNames
+    queueNames: queueNames
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+    dailyQuotaGb: logDailyQuotaGb
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: 'func-${resourceToken}'
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstances: alwaysReadyInstances
+    zoneRedundant: zoneRedundant
+    usFederalFaceLawInForce: usFederalFaceLawInForce
+    registryCacheSeconds: registryCacheSeconds
+    onnxThreads: onnxThreads
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  scope: rg
+  params: {
+    name: 'evgt-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+  }
+}
+
+// azd stores these in .azure/<env>/.env; the postdeploy hook and docs/deploy.md use them.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
+output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
+output UPLOADS_CONTAINER_NAME string = uploadsContainerName
+output RESULTS_CONTAINER_NAME string = resultsContainerName
+output DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

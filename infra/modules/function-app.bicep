@@ -1,0 +1,243 @@
+// The Flex Consumption (FC1) plan and the function app: Linux, Python 3.11, running as
+// the user-assigned identity, code deployed from a blob container with that identity,
+// and every app setting in one place. No setting holds a key or a connection string.
+
+@description('Function app name.')
+param name string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to the plan and the app.')
+param tags object = {}
+
+@description('azd service name (azure.yaml) that deploys to this app.')
+param serviceName string = 'api'
+
+@description('Resource id of the user-assigned managed identity.')
+param identityId string
+
+@description('Client id of the user-assigned managed identity.')
+param identityClientId string
+
+@description('Storage account holding the app data, the host state and the deployment package.')
+param storageAccountName string
+
+@description('Blob container holding the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights component name.')
+param applicationInsightsName string
+
+@description('Memory per instance in MB; sets the CPU share too (2048 MB is one core).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound on instances the plan scales out to (also a cost bound).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Spread instances across availability zones (the region must have zones).')
+param zoneRedundant bool = false
+
+@description('Always-ready instances for HTTP functions; 0 scales to zero (billed per execution only).')
+@minValue(0)
+param alwaysReadyInstances int = 0
+
+@description('FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE.')
+param usFederalFaceLawInForce bool = false
+
+@description('FACEGATE_REGISTRY_CACHE_SECONDS.')
+@minValue(0)
+@maxValue(30)
+param registryCacheSeconds int = 15
+
+@description('FACEGATE_ONNX_THREADS.')
+@minValue(1)
+param onnxThreads int = 1
+
+// Always-ready instances apply to the HTTP functions group only; blob work can wait a cold start.
+var alwaysReadyHttp = [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyInstances
+  }
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Every setting the app and the host read, as name/value pairs. FACEGATE_* names are
+// declared in shared/settings.py; tests/infra checks that the two lists agree.
+var appSettings = [
+  // Functions host state (identity-based AzureWebJobsStorage).
+  {
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: storage.properties.primaryEndpoints.blob
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storage.properties.primaryEndpoints.queue
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: storage.properties.primaryEndpoints.table
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  // App data and the blob trigger connection (shared/settings.py storage_settings).
+  {
+    name: 'FACEGATE_STORAGE__blobServiceUri'
+    value: storage.properties.primaryEndpoints.blob
+  }
+  {
+    name: 'FACEGATE_STORAGE__queueServiceUri'
+    value: storage.properties.primaryEndpoints.queue
+  }
+  {
+    name: 'FACEGATE_STORAGE__tableServiceUri'
+    value: storage.properties.primaryEndpoints.table
+  }
+  {
+    name: 'FACEGATE_STORAGE__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'FACEGATE_STORAGE__clientId'
+    value: identityClientId
+  }
+  // Telemetry with Entra auth (the component has local auth disabled).
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsights.properties.ConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  // FaceGate settings (shared/settings.py SETTINGS).
+  {
+    name: 'FACEGATE_BLOB_SOURCE'
+    value: 'EventGrid'
+  }
+  {
+    name: 'FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE'
+    value: usFederalFaceLawInForce ? 'true' : 'false'
+  }
+  {
+    name: 'FACEGATE_REGISTRY_CACHE_SECONDS'
+    value: string(registryCacheSeconds)
+  }
+  {
+    name: 'FACEGATE_ONNX_THREADS'
+    value: string(onnxThreads)
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225:Zone redundancy is the zoneRedundant parameter, off by default because not every Flex Consumption region has availability zones.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_222:The product is a public HTTP API called from customers' apps; every call is gated by a hashed customer key and the policy check.
+  //checkov:skip=CKV_AZURE_17:Callers authenticate with the Ocp-Apim-Subscription-Key header like Azure Face; client certificates would break compatible clients.
+  //checkov:skip=CKV_AZURE_212:Scale to zero is the cost model; alwaysReadyInstances keeps warm instances, and Flex Consumption replaces failed instances itself.
+  //checkov:skip=CKV_AZURE_213:Flex Consumption does not support the App Service health check; GET /api/health serves external probes.
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    clientCertEnabled: false
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      appSettings: appSettings
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReadyInstances > 0 ? alwaysReadyHttp : []
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// Publishing with user/password credentials is off: azd deploys with an Entra token.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
+output url string = 'https://${functionApp.properties.defaultHostName}'

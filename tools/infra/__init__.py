@@ -1,0 +1,1 @@
+"""Offline checks of the Bicep under infra/ (the Bicep compiler cannot be installed here)."""
