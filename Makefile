@@ -46,3 +46,15 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf .azurite .devhost reports .pytest_cache .ruff_cache
+
+# --- infra: Bicep grammar (pycep-parser 0.7.1) and checkov policy gate, each in its own venv
+# (checkov pins an older pycep-parser). Venvs are rebuilt when their pins change.
+.PHONY: check-infra
+.build/venv-%/.installed: tools/infra/requirements-%.txt
+	rm -rf $(@D) && $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip --disable-pip-version-check -q install -r $<
+	@touch $@
+
+check-infra: .build/venv-bicep/.installed .build/venv-checkov/.installed
+	.build/venv-bicep/bin/python -m tools.infra.bicep_grammar
+	.build/venv-bicep/bin/python tools/infra/checkov_gate.py --checkov .build/venv-checkov/bin/checkov
