@@ -14,3 +14,11 @@ def short_cache(monkeypatch: pytest.MonkeyPatch):
     registry.reset_caches()
     yield 1.0
     registry.reset_caches()
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry_cache():
+    """Each test starts with an empty registry cache (customers persist across tests)."""
+    registry.reset_caches()
+    yield
+    registry.reset_caches()

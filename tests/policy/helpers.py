@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from shared.policy import context_from, model
+import uuid
+
+from shared.policy import context_from, model, registry
 
 BASE = {
     "id": "acme",
@@ -29,3 +31,13 @@ def make_context(
 ):
     env = {"FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE": "true" if federal_law else "false"}
     return context_from(capture, channel, purpose, env=env)
+
+
+def unique_id(prefix: str = "t") -> str:
+    """A customer id no other test uses (the session's emulator keeps every row)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def stored(customer: model.Customer) -> model.Customer:
+    """Add a customer to the registry and return it."""
+    return registry.add_customer(customer)
