@@ -1,0 +1,135 @@
+"""A small FunctionApp that exercises every trigger the dev host runs (tests only).
+
+Blob and timer functions record each invocation as a blob under
+``devhost-records/`` (one blob per call) so the tests can count calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import uuid
+
+import azure.functions as func
+
+from shared.storage import clients
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+RECORDS = "devhost-records"
+_barrier = threading.Barrier(4)
+
+
+def record(kind: str, name: str) -> None:
+    """One blob per invocation: ``devhost-records/{kind}/{name}/{uuid}``."""
+    blob = f"{kind}/{name}/{uuid.uuid4()}"
+    clients.blob_service().get_blob_client(RECORDS, blob).upload_blob(b"")
+
+
+@app.route(route="echo/{id:int}", methods=["GET", "POST"])
+def echo(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    return func.HttpResponse(
+        json.dumps(
+            {
+                "method": req.method,
+                "url": req.url,
+                "id": req.route_params.get("id"),
+                "params": dict(req.params),
+                "header": req.headers.get("x-sample"),
+                "length": len(body),
+                "sha256": hashlib.sha256(body).hexdigest(),
+            }
+        ),
+        mimetype="application/json",
+        headers={"X-Echo": "1"},
+    )
+
+
+@app.route(route="files/{folder}/{name?}", methods=["GET"])
+def files(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(dict(req.route_params)), mimetype="application/json")
+
+
+@app.route(route="bytes", methods=["POST"])
+def bytes_back(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(req.get_body(), mimetype="application/octet-stream")
+
+
+@app.route(route="fail", methods=["GET", "POST"])
+def fail(req: func.HttpRequest) -> func.HttpResponse:
+    raise RuntimeError("the sample function failed on purpose")
+
+
+@app.route(route="together", methods=["GET"])
+def together(req: func.HttpRequest) -> func.HttpResponse:
+    """Succeeds only when four requests are inside the function at the same time."""
+    try:
+        _barrier.wait(timeout=20)
+    except threading.BrokenBarrierError:
+        return func.HttpResponse("not concurrent", status_code=409)
+    return func.HttpResponse("together")
+
+
+@app.route(route="sleep", methods=["GET"])
+def sleep(req: func.HttpRequest) -> func.HttpResponse:
+    threading.Event().wait(float(req.params.get("s", "1")))
+    return func.HttpResponse("slept")
+
+
+@app.route(route="aio/{word}", methods=["GET"])
+async def aio(req: func.HttpRequest) -> func.HttpResponse:
+    await asyncio.sleep(0)
+    return func.HttpResponse(req.route_params["word"].upper())
+
+
+@app.route(route="secure", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def secure(req: func.HttpRequest) -> str:
+    return "secret"
+
+
+@app.route(route="admin", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+def admin(req: func.HttpRequest) -> str:
+    return "admin"
+
+
+@app.function_name("Uppercase")
+@app.blob_trigger(
+    arg_name="blob", path="devhost-in/{customer}/{name}", connection="FACEGATE_STORAGE"
+)
+@app.blob_output(
+    arg_name="out", path="devhost-out/{customer}/{name}.txt", connection="FACEGATE_STORAGE"
+)
+def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
+    record("uppercase", blob.name)
+    out.set(
+        json.dumps(
+            {"name": blob.name, "length": blob.length, "text": blob.read().decode().upper()}
+        ).encode()
+    )
+
+
+@app.function_name("Picky")
+@app.blob_trigger(arg_name="blob", path="devhost-picky/{name}", connection="FACEGATE_STORAGE")
+def picky(blob: func.InputStream) -> None:
+    """Fails on every blob whose name starts with ``bad``."""
+    name = blob.name.split("/", 1)[1]
+    record("picky", name)
+    if name.startswith("bad"):
+        raise ValueError("this blob is refused on purpose")
+
+
+@app.function_name("FromEvents")
+@app.blob_trigger(
+    arg_name="blob", path="devhost-events/{name}", connection="FACEGATE_STORAGE", source="EventGrid"
+)
+def from_events(blob: func.InputStream) -> None:
+    record("events", blob.name.split("/", 1)[1])
+
+
+@app.function_name("Tick")
+@app.timer_trigger(schedule="*/2 * * * * *", arg_name="timer", run_on_startup=True)
+def tick(timer: func.TimerRequest) -> None:
+    record("tick", "past-due" if timer.past_due else "on-time")

@@ -1,0 +1,105 @@
+"""``python -m tools.devhost``: serve the FunctionApp like `func start` (see README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tools.devhost.host import DevHost, Options
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.devhost", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=7071, help="0 picks a free port")
+    parser.add_argument("--app", default="function_app:app", help="module:attribute of the app")
+    parser.add_argument("--host-json", type=Path, default=Path("host.json"))
+    parser.add_argument(
+        "--state", type=Path, default=Path(".devhost"), help="folder for devhost.json"
+    )
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="blob scan period (s)")
+    parser.add_argument("--retry-delay", type=float, default=1.0, help="wait before a retry (s)")
+    parser.add_argument("--lease-seconds", type=int, default=15, choices=range(15, 61),
+                        metavar="15-60", help="receipt lease duration")  # fmt: skip
+    parser.add_argument(
+        "--no-eventgrid-polling",
+        action="store_true",
+        help="EventGrid-source blob triggers run only from webhook events, as in Azure",
+    )
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0)
+    parser.add_argument("--host-id", default=None, help="receipt namespace (default: derived)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def _banner(host: DevHost) -> None:
+    base = f"http://{host.options.bind}:{host.port}"
+    prefix = f"/{host.config.route_prefix}" if host.config.route_prefix else ""
+    lines = [f"FaceGate dev host (stand-in for `func start`) on {base}", "Functions:"]
+    for route in host.routes:
+        spec = route.target
+        methods = ",".join(sorted(route.methods)) if route.methods else "ALL"
+        level = spec.trigger.get("authLevel", "FUNCTION")
+        lines.append(f"  {spec.name}: [{methods}] {base}{prefix}/{route.template}  ({level})")
+    for name, runner in host.blob_runners.items():
+        how = "polling" if runner.poll else "webhook only"
+        lines.append(
+            f"  {name}: blobTrigger {runner.spec.trigger['path']} ({runner.source}, {how})"
+        )
+        if runner.source == "EventGrid":
+            lines.append(
+                f"    webhook: POST {base}/runtime/webhooks/blobs?"
+                f"functionName={runner.spec.function_id}&code=<master key>"
+            )
+    for timer in host.timers:
+        lines.append(f"  {timer.spec.name}: timerTrigger '{timer.expression}'")
+    lines.append(f"Function key (x-functions-key or ?code=): {host.keys.function}")
+    lines.append(f"Master key (ADMIN functions, webhooks):  {host.keys.master}")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    options = Options(
+        app=args.app,
+        host_json=args.host_json,
+        bind=args.host,
+        port=args.port,
+        poll_interval=args.poll_interval,
+        retry_delay=args.retry_delay,
+        lease_seconds=args.lease_seconds,
+        eventgrid_polling=not args.no_eventgrid_polling,
+        shutdown_timeout=args.shutdown_timeout,
+        state_dir=args.state,
+        host_id=args.host_id,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("devhost").info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    host = DevHost(options)
+    host.start()
+    _banner(host)
+    while not stop.wait(0.5):
+        pass
+    host.stop()
+    logging.getLogger("devhost").info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""Blob-triggered functions: container polling, receipts, retries and poison messages.
+
+Each blob trigger function gets its own scanner thread and its own pool of
+``maxDegreeOfParallelism`` workers (host.json ``extensions.blobs``), so a slow
+or failing function never stalls HTTP or another function. A blob version (its
+ETag) runs once: a leased receipt guards each try, a try is counted before the
+function runs (so a host killed mid-call counts it, like a dequeue), and after
+``poisonBlobThreshold`` failed tries a message goes to the
+``webjobs-blobtrigger-poison`` queue of the blob's storage account.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.functions import meta
+
+from tools.devhost import storage
+from tools.devhost.blobpath import BlobPathPattern
+from tools.devhost.functions import FunctionSpec, Out
+from tools.devhost.receipts import Receipt, ReceiptStore
+
+if TYPE_CHECKING:
+    from tools.devhost.host import DevHost
+
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+log = logging.getLogger("devhost.blobs")
+
+BlobKey = tuple[str, str, str]  # (container, blob name, etag)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def blob_properties(props: Any) -> dict[str, Any]:
+    """The SDK's BlobProperties with the .NET names the host passes as ``Properties``."""
+    settings = props.content_settings
+    md5 = settings.content_md5
+    return {
+        "BlobType": str(
+            props.blob_type.value if hasattr(props.blob_type, "value") else props.blob_type
+        ),
+        "ContentLength": props.size,
+        "ContentType": settings.content_type,
+        "ContentEncoding": settings.content_encoding,
+        "ContentLanguage": settings.content_language,
+        "ContentDisposition": settings.content_disposition,
+        "CacheControl": settings.cache_control,
+        "ContentHash": base64.b64encode(bytes(md5)).decode() if md5 else None,
+        "ETag": props.etag,
+        "LastModified": _iso(props.last_modified),
+        "CreatedOn": _iso(props.creation_time),
+    }
+
+
+class BlobTriggerRunner:
+    """Runs one blob-triggered function."""
+
+    def __init__(
+        self,
+        host: DevHost,
+        spec: FunctionSpec,
+        receipts: ReceiptStore,
+        poll_interval: float,
+        retry_delay: float,
+        poll: bool,
+    ) -> None:
+        self.host = host
+        self.spec = spec
+        self.pattern = BlobPathPattern.parse(spec.trigger["path"])
+        self.connection = spec.trigger["connection"]
+        self.source = spec.trigger.get("source") or "LogsAndContainerScan"
+        self.blobs = storage.blob_service(self.connection)
+        self.receipts = receipts
+        self.poll_interval = poll_interval
+        self.retry_delay = retry_delay
+        self.poll = poll
+        self.threshold = host.config.poison_blob_threshold
+        self._pool = ThreadPoolExecutor(
+            max_workers=host.config.blob_parallelism, thread_name_prefix=f"blob-{spec.name}"
+        )
+        self._lock = threading.Lock()
+        self._done: set[BlobKey] = set()
+        self._busy: set[BlobKey] = set()
+        self._not_before: dict[BlobKey, float] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._scanner: threading.Thread | None = None
+        self._missing_container_logged = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.poll:
+            return
+        self._scanner = threading.Thread(
+            target=self._scan_loop, name=f"scan-{self.spec.name}", daemon=True
+        )
+        self._scanner.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _scan_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan_once()
+            except AzureError as exc:
+                log.warning(
+                    "%s: scanning %s failed: %s", self.spec.name, self.pattern.container, exc
+                )
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    # -- discovery -----------------------------------------------------------------------
+    def scan_once(self) -> int:
+        """List the container and queue every matching blob version not yet processed."""
+        container = self.blobs.get_container_client(self.pattern.container)
+        queued = 0
+        try:
+            for item in container.list_blobs(name_starts_with=self.pattern.literal_prefix or None):
+                if self._stop.is_set():
+                    break
+                if self.pattern.match(self.pattern.container, item.name) is None:
+                    continue
+                if self.submit((self.pattern.container, item.name, item.etag)):
+                    queued += 1
+        except ResourceNotFoundError:
+            if not self._missing_container_logged:
+                log.warning(
+                    "%s: container %r does not exist (yet)",
+                    self.spec.name,
+                    container.container_name,
+                )
+                self._missing_container_logged = True
+        return queued
+
+    def submit(self, key: BlobKey) -> bool:
+        with self._lock:
+            if key in self._done or key in self._busy or self._stop.is_set():
+                return False
+            if self._not_before.get(key, 0.0) > time.monotonic():
+                return False
+            self._busy.add(key)
+        try:
+            self._pool.submit(self._process, key)
+        except RuntimeError:  # the pool is shut down
+            with self._lock:
+                self._busy.discard(key)
+            return False
+        return True
+
+    def on_blob_created(self, container: str, blob_name: str) -> bool:
+        """An Event Grid BlobCreated notification: process the blob's current version."""
+        if self.pattern.match(container, blob_name) is None:
+            return False
+        client = self.blobs.get_blob_client(self.pattern.container, blob_name)
+        try:
+            etag = client.get_blob_properties().etag
+        except ResourceNotFoundError:
+            log.info(
+                "%s: event for %s/%s, which no longer exists", self.spec.name, container, blob_name
+            )
+            return False
+        self.submit((self.pattern.container, blob_name, etag))
+        return True
+
+    # -- one blob version ----------------------------------------------------------------
+    def _retry_later(self, key: BlobKey, delay: float) -> None:
+        """Try again after ``delay`` (without waiting for a scan: webhook-only triggers too)."""
+        with self._lock:
+            self._not_before[key] = time.monotonic() + delay
+        timer = threading.Timer(delay, self._resubmit, args=(key,))
+        timer.daemon = True
+        timer.start()
+
+    def _resubmit(self, key: BlobKey) -> None:
+        with self._lock:
+            self._not_before.pop(key, None)
+        self.submit(key)
+
+    def _finish(self, key: BlobKey) -> None:
+        with self._lock:
+            self._done.add(key)
+            self._not_before.pop(key, None)
+
+    def _process(self, key: BlobKey) -> None:
+        container, name, _etag = key
+        try:
+            with self.host.tracker.track():
+                self._process_claimed(key)
+        except AzureError as exc:
+            log.warning("%s: storage error on %s/%s: %s", self.spec.name, container, name, exc)
+            self._retry_later(key, max(self.retry_delay, 1.0))
+        except Exception:
+            log.exception("%s: dev host error on %s/%s", self.spec.name, container, name)
+            self._retry_later(key, max(self.retry_delay, 1.0))
+        finally:
+            with self._lock:
+                self._busy.discard(key)
+
+    def _process_claimed(self, key: BlobKey) -> None:
+        container, name, etag = key
+        fid = self.spec.function_id
+        claim = self.receipts.claim(fid, container, name, etag)
+        if claim is None:  # another host instance (or our dead predecessor's lease) holds it
+            self._retry_later(key, self.retry_delay)
+            return
+        try:
+            receipt = claim.receipt
+            if receipt.completed:
+                self._finish(key)
+                return
+            if receipt.attempts >= self.threshold:
+                self._poison(key, receipt.attempts)
+                self.receipts.update(claim, Receipt(True, receipt.attempts, True))
+                self._finish(key)
+                return
+            client = self.blobs.get_blob_client(container, name)
+            try:
+                download = client.download_blob(
+                    etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+                data = download.readall()
+            except (ResourceNotFoundError, ResourceModifiedError):
+                # deleted or overwritten since the scan: the new version gets its own turn
+                self._finish(key)
+                return
+            attempt = receipt.attempts + 1
+            self.receipts.update(claim, Receipt(False, attempt, False))
+            ok = self._invoke(container, name, client.url, data, download.properties, attempt)
+            if ok:
+                self.receipts.update(claim, Receipt(True, attempt, False))
+                self._finish(key)
+            elif attempt >= self.threshold:
+                self._poison(key, attempt)
+                self.receipts.update(claim, Receipt(True, attempt, True))
+                self._finish(key)
+            else:
+                self._retry_later(key, self.retry_delay)
+        finally:
+            self.receipts.release(claim)
+
+    def _invoke(
+        self, container: str, name: str, url: str, data: bytes, props: Any, attempt: int
+    ) -> bool:
+        spec = self.spec
+        properties = blob_properties(props)
+        metadata = dict(props.metadata or {})
+        binding_data: dict[str, Any] = {
+            **(self.pattern.match(container, name) or {}),
+            "BlobTrigger": f"{container}/{name}",
+            "Uri": url,
+        }
+        trigger_metadata = {
+            "BlobTrigger": meta.Datum(f"{container}/{name}", "string"),
+            "Uri": meta.Datum(url, "string"),
+            "Properties": meta.Datum(json.dumps(properties), "json"),
+            "Metadata": meta.Datum(json.dumps(metadata), "json"),
+        }
+        converter = meta.get_binding_registry().get("blobTrigger")
+        trigger_name = spec.trigger["name"]
+        kwargs: dict[str, Any] = {
+            trigger_name: _as_annotated(
+                converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
+                spec.annotation(trigger_name),
+            )
+        }
+        kwargs.update(self.host.blob_inputs(spec, binding_data))
+        outputs = {
+            b["name"]: Out() for b in spec.bindings_of("blob", "OUT") if b["name"] != "$return"
+        }
+        kwargs.update(outputs)
+        detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
+        ok, result = self.host.run(spec, kwargs, detail)
+        if ok:
+            try:
+                self.host.write_blob_outputs(spec, outputs, result, binding_data)
+            except Exception:
+                log.exception("%s: writing the output bindings failed", spec.name)
+                return False
+        return ok
+
+    def _poison(self, key: BlobKey, attempts: int) -> None:
+        container, name, etag = key
+        queue = storage.queue_service(self.connection).get_queue_client(POISON_QUEUE)
+        with contextlib.suppress(ResourceExistsError):
+            queue.create_queue()
+        message = json.dumps(
+            {
+                "Type": "BlobTrigger",
+                "FunctionId": self.spec.function_id,
+                "BlobType": "BlockBlob",
+                "ContainerName": container,
+                "BlobName": name,
+                "ETag": etag,
+            }
+        )
+        if self.host.config.queue_message_encoding == "base64":
+            message = base64.b64encode(message.encode()).decode()
+        queue.send_message(message)
+        log.error(
+            "%s: blob '%s/%s' (ETag %s) failed %d times; a message was put on queue '%s' "
+            "and the blob will not be tried again",
+            self.spec.name,
+            container,
+            name,
+            etag,
+            attempts,
+            POISON_QUEUE,
+        )
+
+
+def _as_annotated(stream: Any, annotation: Any) -> Any:
+    """InputStream by default; bytes or str when the parameter asks for them."""
+    if annotation is bytes:
+        return stream.read()
+    if annotation is str:
+        return stream.read().decode("utf-8")
+    return stream

@@ -1,0 +1,357 @@
+"""The dev host: indexes the app, then runs its HTTP server, blob scanners and timers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.functions import meta
+
+from tools.devhost import eventgrid, hostconfig, storage
+from tools.devhost.blobpath import fill
+from tools.devhost.blobtrigger import BlobTriggerRunner, _as_annotated, blob_properties
+from tools.devhost.functions import FunctionSpec, Invoker, index, load_app, new_invocation_id
+from tools.devhost.httpserver import DevHostServer, response_parts
+from tools.devhost.keys import Keys
+from tools.devhost.receipts import ReceiptStore
+from tools.devhost.routing import RouteTable, compile_route
+from tools.devhost.timers import TimerRunner
+
+log = logging.getLogger("devhost")
+HOST_STORAGE = "AzureWebJobsStorage"
+
+
+class Tracker:
+    """Counts running invocations so shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        with self._idle:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    @property
+    def running(self) -> int:
+        return self._count
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+@dataclass
+class Options:
+    app: str = "function_app:app"
+    host_json: Path = Path("host.json")
+    bind: str = "127.0.0.1"
+    port: int = 7071
+    poll_interval: float = 2.0
+    retry_delay: float = 1.0
+    lease_seconds: int = 15
+    eventgrid_polling: bool = True
+    shutdown_timeout: float = 30.0
+    state_dir: Path = Path(".devhost")
+    host_id: str | None = None
+
+
+def default_host_id() -> str:
+    """Like the host: ``AzureFunctionsWebHost__hostid``, else derived from the machine name."""
+    configured = os.environ.get("AzureFunctionsWebHost__hostid", "").strip()
+    raw = configured or f"devhost-{socket.gethostname()}"
+    cleaned = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", raw.lower())).strip("-")
+    return cleaned[:32].rstrip("-") or "devhost"
+
+
+def _connection_configured(name: str) -> bool:
+    return bool(os.environ.get(name, "").strip()) or any(
+        key.startswith(f"{name}__") for key in os.environ
+    )
+
+
+class DevHost:
+    """Everything `func start` would run for this app, on one process."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.config = hostconfig.load(options.host_json)
+        self.keys = Keys.from_env()
+        self.host_id = options.host_id or default_host_id()
+        self.invoker = Invoker()
+        self.tracker = Tracker()
+        self.state = "Initializing"
+        self.last_activity = time.monotonic()
+        self._request_slots = threading.BoundedSemaphore(self.config.max_concurrent_requests)
+        self._outstanding = 0
+        self._outstanding_lock = threading.Lock()
+        app = load_app(options.app)
+        self.specs, errors = index(app, Path.cwd())
+        for error in errors:
+            log.error("function not loaded: %s", error)
+        self.routes: RouteTable[FunctionSpec] = RouteTable()
+        self.blob_runners: dict[str, BlobTriggerRunner] = {}
+        self.timers: list[TimerRunner] = []
+        self._receipts: ReceiptStore | None = None
+        self._server: DevHostServer | None = None
+        for spec in self.specs:
+            try:
+                self._register(spec)
+            except Exception as exc:  # one bad function must not stop the others
+                log.error("function %s not started: %s", spec.name, exc)
+
+    # -- setup ---------------------------------------------------------------------------
+    def _receipt_store(self, trigger_connection: str) -> ReceiptStore:
+        if self._receipts is None:
+            connection = (
+                HOST_STORAGE if _connection_configured(HOST_STORAGE) else trigger_connection
+            )
+            if connection != HOST_STORAGE:
+                log.warning("%s is not set: receipts go to %s", HOST_STORAGE, connection)
+            self._receipts = ReceiptStore(
+                storage.blob_service(connection), self.host_id, self.options.lease_seconds
+            )
+        return self._receipts
+
+    def _register(self, spec: FunctionSpec) -> None:
+        kind = spec.trigger_type
+        if kind == "httpTrigger":
+            route = spec.trigger.get("route") or spec.name
+            self.routes.add(compile_route(route, spec, spec.trigger.get("methods")))
+        elif kind == "blobTrigger":
+            connection = spec.trigger.get("connection") or HOST_STORAGE
+            spec.trigger["connection"] = connection
+            if not _connection_configured(connection):
+                raise RuntimeError(f"the storage connection setting {connection!r} is not set")
+            source = spec.trigger.get("source") or "LogsAndContainerScan"
+            poll = source != "EventGrid" or self.options.eventgrid_polling
+            self.blob_runners[spec.name] = BlobTriggerRunner(
+                self,
+                spec,
+                self._receipt_store(connection),
+                self.options.poll_interval,
+                self.options.retry_delay,
+                poll,
+            )
+        elif kind == "timerTrigger":
+            store = (
+                storage.blob_service(HOST_STORAGE) if _connection_configured(HOST_STORAGE) else None
+            )
+            self.timers.append(TimerRunner(self, spec, store))
+
+    def function_names(self) -> list[str]:
+        return sorted(s.name for s in self.specs)
+
+    # -- invoking ------------------------------------------------------------------------
+    def run(self, spec: FunctionSpec, kwargs: dict[str, Any], detail: str) -> tuple[bool, Any]:
+        """Invoke once; log one line (name, status, id, duration); never raise."""
+        invocation_id = new_invocation_id()
+        started = time.monotonic()
+        ok, result = True, None
+        try:
+            result = self.invoker.call(spec, kwargs, invocation_id)
+        except Exception:
+            ok = False
+            log.exception("Function '%s' failed (Id=%s)", spec.name, invocation_id)
+        duration = time.monotonic() - started
+        log.info(
+            "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms) %s",
+            spec.name,
+            "Succeeded" if ok else "Failed",
+            invocation_id,
+            duration * 1000,
+            detail,
+        )
+        timeout = self.config.function_timeout_seconds
+        if timeout is not None and duration > timeout:
+            log.warning("Functions.%s ran longer than functionTimeout (%ss)", spec.name, timeout)
+        return ok, result
+
+    def invoke_http(
+        self, spec: FunctionSpec, request: Any, traceparent: str | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        with self._outstanding_lock:
+            if self._outstanding >= self.config.max_outstanding_requests:
+                return 429, [], b""
+            self._outstanding += 1
+        try:
+            with self._request_slots, self.tracker.track():
+                kwargs = {spec.trigger["name"]: request}
+                kwargs.update(self.blob_inputs(spec, dict(request.route_params)))
+                outputs = self._out_params(spec)
+                kwargs.update(outputs)
+                ok, result = self.run(spec, kwargs, f"{request.method} {request.url.split('?')[0]}")
+            if not ok:
+                body = json.dumps(
+                    {"error": {"code": "InternalServerError", "message": "The function failed."}}
+                ).encode()
+                return 500, [("Content-Type", "application/json; charset=utf-8")], body
+            http_out = next(
+                (b for b in spec.bindings_of("http", "OUT") if b["name"] != "$return"), None
+            )
+            if http_out is not None:
+                result = outputs[http_out["name"]].get()
+            self.write_blob_outputs(spec, outputs, result, dict(request.route_params))
+            return response_parts(result)
+        except Exception:
+            log.exception("Functions.%s: the response could not be built", spec.name)
+            body = json.dumps(
+                {"error": {"code": "InternalServerError", "message": "The function failed."}}
+            ).encode()
+            return 500, [("Content-Type", "application/json; charset=utf-8")], body
+        finally:
+            with self._outstanding_lock:
+                self._outstanding -= 1
+
+    def _out_params(self, spec: FunctionSpec) -> dict[str, Any]:
+        from tools.devhost.functions import Out
+
+        return {
+            b["name"]: Out()
+            for b in spec.bindings
+            if str(b.get("direction", "")).upper() == "OUT"
+            and b["name"] != "$return"
+            and b["type"] in ("blob", "http")
+        }
+
+    def blob_inputs(self, spec: FunctionSpec, binding_data: dict[str, Any]) -> dict[str, Any]:
+        """Blob input bindings: the blob at the filled-in path, or None when it is missing."""
+        values: dict[str, Any] = {}
+        converter = meta.get_binding_registry().get("blob")
+        for binding in spec.bindings_of("blob", "IN"):
+            path = fill(binding["path"], binding_data)
+            container, _, name = path.partition("/")
+            service = storage.blob_service(binding.get("connection") or HOST_STORAGE)
+            client = service.get_blob_client(container, name)
+            try:
+                download = client.download_blob()
+                data = download.readall()
+            except ResourceNotFoundError:
+                values[binding["name"]] = None
+                continue
+            metadata = {
+                "BlobTrigger": meta.Datum(path, "string"),
+                "Uri": meta.Datum(client.url, "string"),
+                "Properties": meta.Datum(json.dumps(blob_properties(download.properties)), "json"),
+            }
+            stream = converter.decode(meta.Datum(data, "bytes"), trigger_metadata=metadata)
+            values[binding["name"]] = _as_annotated(stream, spec.annotation(binding["name"]))
+        return values
+
+    def write_blob_outputs(
+        self, spec: FunctionSpec, outputs: dict[str, Any], result: Any, binding_data: dict[str, Any]
+    ) -> None:
+        """Upload every blob output the function set (and a ``$return`` blob output)."""
+        converter = meta.get_binding_registry().get("blob")
+        for binding in spec.bindings_of("blob", "OUT"):
+            if binding["name"] == "$return":
+                value = result
+            else:
+                out = outputs.get(binding["name"])
+                if out is None or not out.is_set:
+                    continue
+                value = out.get()
+            if value is None:
+                continue
+            datum = converter.encode(value, expected_type=None)
+            data = datum.value.encode("utf-8") if datum.type == "string" else datum.value
+            path = fill(binding["path"], binding_data)
+            container, _, name = path.partition("/")
+            service = storage.blob_service(binding.get("connection") or HOST_STORAGE)
+            service.get_blob_client(container, name).upload_blob(data, overwrite=True)
+
+    # -- Event Grid ----------------------------------------------------------------------
+    def blob_webhook(self, function_name: str, headers: Any, body: bytes) -> tuple[int, bytes]:
+        """``POST /runtime/webhooks/blobs?functionName=Host.Functions.<name>``."""
+        name = function_name.removeprefix("Host.Functions.")
+        runner = self.blob_runners.get(name)
+        if runner is None or runner.source != "EventGrid":
+            message = f"no blob trigger function {function_name!r} with source EventGrid"
+            return 404, json.dumps({"error": {"code": "NotFound", "message": message}}).encode()
+        kind = (headers.get("aeg-event-type") or "").lower()
+        try:
+            if kind == "subscriptionvalidation":
+                log.info("Event Grid subscription validation for %s", function_name)
+                return 200, eventgrid.validation_response(body)
+            if kind == "unsubscribe":
+                return 202, b""
+            if kind != "notification":
+                raise eventgrid.EventGridError("missing or unknown aeg-event-type header")
+            events = eventgrid.blob_created_events(body, runner.blobs.url)
+        except (eventgrid.EventGridError, ValueError) as exc:
+            return 400, json.dumps({"error": {"code": "BadRequest", "message": str(exc)}}).encode()
+        for event in events:
+            runner.on_blob_created(event.container, event.blob_name)
+        return 202, b""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._server = DevHostServer((self.options.bind, self.options.port), self)
+        threading.Thread(
+            target=self._server.serve_forever, name="devhost-http", daemon=True
+        ).start()
+        for runner in self.blob_runners.values():
+            runner.start()
+        for timer in self.timers:
+            timer.start()
+        self.state = "Running"
+        self._write_state()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    def _write_state(self) -> None:
+        state_dir = self.options.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        info = {
+            "pid": os.getpid(),
+            "url": f"http://{self.options.bind}:{self.port}",
+            "hostId": self.host_id,
+            "functions": self.function_names(),
+        }
+        (state_dir / "devhost.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    def stop(self) -> bool:
+        """Stop accepting work, let running functions finish (bounded). True if all did."""
+        self.state = "Stopping"
+        for timer in self.timers:
+            timer.stop()
+        for runner in self.blob_runners.values():
+            runner.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        finished = self.tracker.wait_idle(self.options.shutdown_timeout)
+        if not finished:
+            log.warning(
+                "%d invocation(s) still running after %ss; exiting anyway",
+                self.tracker.running,
+                self.options.shutdown_timeout,
+            )
+        if self._receipts is not None:
+            self._receipts.close()
+        self.invoker.close()
+        with contextlib.suppress(OSError):
+            (self.options.state_dir / "devhost.json").unlink()
+        self.state = "Stopped"
+        return finished
