@@ -1,0 +1,1 @@
+"""Model builder: pinned registry packages -> models/*.onnx + manifest + golden records."""

