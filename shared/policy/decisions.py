@@ -36,7 +36,9 @@ class Decision:
     policy_ids: tuple[str, ...]
     decision_id: str
     denied_actions: tuple[str, ...] = ()
-    per_action: dict[str, tuple[bool, tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    per_action: dict[str, tuple[bool, tuple[str, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def action(self) -> str:

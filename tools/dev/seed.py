@@ -48,6 +48,21 @@ def seed_demo_customer() -> dict:
     return {"customerId": DEMO_ID, "key": key, "keyId": record.key_id, "new": new}
 
 
+def seed_customer(customer_id: str, **fields: object) -> dict:
+    """Create (or fail with Conflict) any customer and issue it a key: for tests and demos.
+
+    ``fields`` are registry fields (sector, country, status, actions, purposes, ...);
+    unspecified ones default to an active commercial US customer with no actions.
+    """
+    provision.ensure_storage()
+    defaults = {"name": customer_id, "sector": "commercial", "country": "US", "status": "active"}
+    customer = registry.add_customer(
+        model.Customer.create(id=customer_id, **{**defaults, **fields})
+    )
+    key, record = registry.issue_key(customer.id)
+    return {"customerId": customer.id, "key": key, "keyId": record.key_id, "new": True}
+
+
 if __name__ == "__main__":
     import json
 
