@@ -85,3 +85,12 @@ def test_invalid_policies_make_the_gate_unavailable(tmp_path: Path, monkeypatch)
         monkeypatch.undo()
         engine.forget()
     assert engine.bundle().order[0] == "approved-action"  # a fixed deployment recovers
+
+
+def test_the_policy_set_is_loaded_once_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine.forget()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        loaded = list(pool.map(lambda _: engine.bundle(), range(32)))
+    assert len({id(b) for b in loaded}) == 1
