@@ -32,7 +32,9 @@ def run_checkov(checkov: str, directory: Path = INFRA) -> dict[str, Any]:
     cmd = [checkov, "-d", str(directory), "--framework", "bicep", "-o", "json", "--skip-download"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     if not done.stdout.strip():
-        raise RuntimeError(f"checkov printed no report (rc={done.returncode}): {done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"checkov printed no report (rc={done.returncode}): {done.stderr[-2000:]}"
+        )
     return report_of(json.loads(done.stdout))
 
 
@@ -94,14 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "checkov gate: passed {passed}, failed {failed}, skipped {skipped}, parsing errors "
         "{parsing_errors}, resources {resource_count}".format(
-            **{k: summary.get(k, "?") for k in (
-                "passed", "failed", "skipped", "parsing_errors", "resource_count"
-            )}
+            **{
+                k: summary.get(k, "?")
+                for k in ("passed", "failed", "skipped", "parsing_errors", "resource_count")
+            }
         )
     )
     for skipped in report.get("results", {}).get("skipped_checks", []):
         reason = (skipped.get("check_result") or {}).get("suppress_comment", "")
-        print(f"checkov gate: skip {skipped.get('check_id')} on {skipped.get('resource')}: {reason}")
+        print(
+            f"checkov gate: skip {skipped.get('check_id')} on {skipped.get('resource')}: {reason}"
+        )
     for problem in found:
         print(f"checkov gate: {problem}", file=sys.stderr)
     return 1 if found else 0
