@@ -103,12 +103,13 @@ def load(directory: Path = POLICY_DIR, schema_path: Path = SCHEMA_PATH) -> Polic
     effects: dict[str, str] = {}
     for parser_id, body in static.items():
         pid = body.get("annotations", {}).get("id")
+        where = texts[int(parser_id.removeprefix("policy"))][0].name  # one policy per file
         if not pid:
-            errors.append(f"{parser_id}: every policy needs an @id annotation")
+            errors.append(f"{where}: every policy needs an @id annotation")
         elif pid in effects:
-            errors.append(f"@id {pid!r} is used twice")
+            errors.append(f"{where}: @id {pid!r} is used twice")
         elif pid == DEFAULT_DENY:
-            errors.append(f"@id {DEFAULT_DENY!r} is reserved for Cedar's implicit deny")
+            errors.append(f"{where}: @id {DEFAULT_DENY!r} is reserved for Cedar's implicit deny")
         else:
             ids[parser_id] = pid
             effects[pid] = body["effect"]
