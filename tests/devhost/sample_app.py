@@ -75,6 +75,8 @@ def together(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="sleep", methods=["GET"])
 def sleep(req: func.HttpRequest) -> func.HttpResponse:
+    if req.params.get("tag"):
+        record("sleep", req.params["tag"])  # tells a test that the call has started
     threading.Event().wait(float(req.params.get("s", "1")))
     return func.HttpResponse("slept")
 

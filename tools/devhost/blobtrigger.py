@@ -152,6 +152,8 @@ class BlobTriggerRunner:
         return queued
 
     def submit(self, key: BlobKey) -> bool:
+        container, name, etag = key
+        key = (container, name, etag.strip('"'))  # listings and headers quote ETags differently
         with self._lock:
             if key in self._done or key in self._busy or self._stop.is_set():
                 return False
@@ -235,7 +237,7 @@ class BlobTriggerRunner:
             client = self.blobs.get_blob_client(container, name)
             try:
                 download = client.download_blob(
-                    etag=etag, match_condition=MatchConditions.IfNotModified
+                    etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified
                 )
                 data = download.readall()
             except (ResourceNotFoundError, ResourceModifiedError):
