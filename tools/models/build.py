@@ -179,12 +179,15 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
+
+
 def io_spec(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     sess = _session(path)
 
     def describe(values) -> list[dict[str, Any]]:
         return [
-            {"name": v.name, "shape": list(v.shape), "dtype": v.type.replace("tensor(", "")[:-1]}
+            {"name": v.name, "shape": list(v.shape), "dtype": _DTYPES.get(v.type, v.type)}
             for v in values
         ]
 

@@ -18,8 +18,8 @@ WHOLE = (0, 0, 512, 512)
 DLIB_CHIP = (150, 45, 300, 195)  # roughly a dlib 150 px chip (padding 0.25) of the face
 
 MEDIAPIPE_LICENCE_NOTES = (
-    "Apache-2.0 MediaPipe model. Training data: Google-internal, not published; see the "
-    "MediaPipe model card (intended for short/long-range selfie and group photos)."
+    "Apache-2.0 MediaPipe model. Training data: Google-internal, not published (see the "
+    "MediaPipe model cards for intended use and fairness evaluation)."
 )
 
 
@@ -247,7 +247,7 @@ SPECS: tuple[ModelSpec, ...] = (
         licence="Apache-2.0",
         licence_notes=MEDIAPIPE_LICENCE_NOTES,
         input={
-            "name": "input_1",
+            "name": "input",
             "layout": "NHWC",
             "dtype": "float32",
             "colour": "RGB",
@@ -256,7 +256,7 @@ SPECS: tuple[ModelSpec, ...] = (
             "crop": "square around the detector box x1.5 (rotated upright by the eye line "
             "if roll matters), resized to 192",
         },
-        rename={"conv2d_21": "landmarks", "conv2d_31": "face_flag"},
+        rename={"input_1": "input", "conv2d_21": "landmarks", "conv2d_31": "face_flag"},
         outputs={
             "landmarks": {
                 "meaning": "[1,1,1,1404] 468 x (x, y, z) in crop pixels (z relative, same "
