@@ -1,0 +1,237 @@
+"""The dev host's pieces without a server: routes, blob paths, NCRONTAB, indexing, events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from tools.devhost import eventgrid, hostconfig, ncrontab
+from tools.devhost.blobpath import BlobPathError, BlobPathPattern, fill
+from tools.devhost.functions import app_functions, index
+from tools.devhost.keys import Keys
+from tools.devhost.routing import RouteError, RouteTable, compile_route
+
+
+# -- routes ------------------------------------------------------------------------------
+def _table(*templates: str) -> RouteTable[str]:
+    table: RouteTable[str] = RouteTable()
+    for template in templates:
+        table.add(compile_route(template, template, ["GET"]))
+    return table
+
+
+def test_route_parameters_and_constraints():
+    route = compile_route("items/{id:int}/{slug:minlength(2)}", "f", None)
+    assert route.match("items/42/ab") == {"id": "42", "slug": "ab"}
+    assert route.match("ITEMS/42/ab") == {"id": "42", "slug": "ab"}  # literals ignore case
+    assert route.match("items/x/ab") is None
+    assert route.match("items/42/a") is None
+    assert route.match("items/99999999999/ab") is None  # beyond int32
+    assert compile_route("n/{v:range(1,5)}", "f").match("n/6") is None
+    assert compile_route("g/{v:guid}", "f").match("g/not-a-guid") is None
+    assert compile_route("r/{v:regex(^[a-z]+$)}", "f").match("r/abc") == {"v": "abc"}
+    assert compile_route("r/{v:regex(^[a-z]+$)}", "f").match("r/ab1") is None
+
+
+def test_optional_default_catch_all_and_complex_segments():
+    assert compile_route("f/{a}/{b?}", "f").match("f/x") == {"a": "x"}
+    assert compile_route("f/{a}/{b=none}", "f").match("f/x") == {"a": "x", "b": "none"}
+    rest = compile_route("files/{*path}", "f")
+    assert rest.match("files/a/b/c.txt") == {"path": "a/b/c.txt"}
+    assert rest.match("files") == {}
+    assert compile_route("d/{file}.{ext}", "f").match("d/a.b.c") == {"file": "a.b", "ext": "c"}
+    assert compile_route("e/{name}", "f").match("e/a%20b") == {"name": "a b"}
+
+
+def test_literal_routes_win_over_parameters():
+    table = _table("items/{id}", "items/new")
+    route, params, _ = table.resolve("items/new", "GET")
+    assert route is not None and route.template == "items/new" and params == {}
+    route, params, _ = table.resolve("items/7", "GET")
+    assert route is not None and route.template == "items/{id}" and params == {"id": "7"}
+
+
+def test_wrong_method_reports_the_allowed_ones():
+    route, _, allowed = _table("items/{id}").resolve("items/7", "DELETE")
+    assert route is None and allowed == {"GET"}
+
+
+@pytest.mark.parametrize("template", ["a/{x?}/b", "{*x}/b", "a/{x}/{X}", "a/{x:nonsense}", "a/{"])
+def test_bad_route_templates_are_refused(template):
+    with pytest.raises(RouteError):
+        compile_route(template, "f")
+
+
+# -- blob paths --------------------------------------------------------------------------
+def test_blob_pattern_binding_data_is_greedy_like_the_host():
+    pattern = BlobPathPattern.parse("uploads/{customer}/{name}")
+    assert pattern.match("uploads", "c1/x.png") == {"customer": "c1", "name": "x.png"}
+    assert pattern.match("uploads", "c1/sub/x.png") == {"customer": "c1/sub", "name": "x.png"}
+    assert pattern.match("uploads", "x.png") is None
+    assert pattern.match("results", "c1/x.png") is None
+    assert pattern.literal_prefix == ""
+
+
+def test_blob_pattern_documented_examples():
+    ext = BlobPathPattern.parse("input/{blobname}.{blobextension}")
+    assert ext.match("input", "original-Blob1.txt") == {
+        "blobname": "original-Blob1",
+        "blobextension": "txt",
+    }
+    prefixed = BlobPathPattern.parse("input/original-{name}")
+    assert prefixed.match("input", "original-Blob1.txt") == {"name": "Blob1.txt"}
+    assert prefixed.match("input", "copy-Blob1.txt") is None
+    assert prefixed.literal_prefix == "original-"
+    braces = BlobPathPattern.parse("images/{{20140101}}-{name}")
+    assert braces.match("images", "{20140101}-soundfile.mp3") == {"name": "soundfile.mp3"}
+    assert BlobPathPattern.parse("samples").match("samples", "any/thing") == {}
+    assert BlobPathPattern.parse("samples/{name}.png").match("samples", "a.jpg") is None
+
+
+@pytest.mark.parametrize("path", ["{c}/x", "/x", "c/", "c/{a}/{A}", "c/{a"])
+def test_bad_blob_paths_are_refused(path):
+    with pytest.raises(BlobPathError):
+        BlobPathPattern.parse(path)
+
+
+def test_fill_output_paths(monkeypatch):
+    monkeypatch.setenv("OUT_CONTAINER", "results")
+    path = fill("%OUT_CONTAINER%/{Customer}/{name}.json", {"customer": "c1", "name": "a/b.png"})
+    assert path == "results/c1/a/b.png.json"
+    first, second = fill("x/{rand-guid}", {}), fill("x/{rand-guid}", {})
+    assert first != second and len(first) == len("x/") + 36
+    with pytest.raises(BlobPathError):
+        fill("x/{missing}", {})
+
+
+# -- NCRONTAB ----------------------------------------------------------------------------
+T0 = datetime(2026, 11, 27, 10, 15, 30, tzinfo=UTC)  # a Friday
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("*/5 * * * * *", datetime(2026, 11, 27, 10, 15, 35, tzinfo=UTC)),
+        ("0 */5 * * * *", datetime(2026, 11, 27, 10, 20, 0, tzinfo=UTC)),
+        ("0 30 9 * * *", datetime(2026, 11, 28, 9, 30, 0, tzinfo=UTC)),
+        ("0 30 9 * * Mon-Fri", datetime(2026, 11, 30, 9, 30, 0, tzinfo=UTC)),
+        ("0 0 0 1 Jan *", datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)),
+        ("0 * * * *", datetime(2026, 11, 27, 11, 0, 0, tzinfo=UTC)),  # five fields
+        ("0 0 12 13 * 5", datetime(2027, 8, 13, 12, 0, 0, tzinfo=UTC)),  # day AND weekday
+        ("0 0 0 * * 7", datetime(2026, 11, 29, 0, 0, 0, tzinfo=UTC)),  # 7 is Sunday
+    ],
+)
+def test_ncrontab_next_occurrence(expression, expected):
+    assert ncrontab.parse(expression).next_after(T0) == expected
+
+
+def test_timespan_schedules_and_errors():
+    assert ncrontab.parse("00:05:00").next_after(T0) == datetime(
+        2026, 11, 27, 10, 20, 30, tzinfo=UTC
+    )
+    for bad in ("* * * *", "61 * * * * *", "*/0 * * * * *", "0 0 0 31 2 *", "a b c d e f"):
+        with pytest.raises(ncrontab.ScheduleError):
+            ncrontab.parse(bad).next_after(T0)
+
+
+# -- indexing ----------------------------------------------------------------------------
+def test_index_follows_the_worker_rules(tmp_path):
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="ok")
+    def ok(req: func.HttpRequest, context: func.Context) -> str:
+        return context.function_name
+
+    @app.route(route="extra")
+    def extra(req: func.HttpRequest, name: str) -> str:  # `name` is no binding
+        return name
+
+    @app.blob_trigger(arg_name="blob", path="c/{name}", connection="X")
+    def wrong_type(blob: int) -> None:
+        pass
+
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
+    def queued(msg: func.QueueMessage) -> None:
+        pass
+
+    specs, errors = index(app, tmp_path)
+    assert [s.name for s in specs] == ["ok"]
+    assert specs[0].takes_context
+    text = "\n".join(errors)
+    assert "extra: the following parameters are declared in Python but not in function.json" in text
+    assert "wrong_type: type of blob binding" in text
+    assert "queued: trigger 'queueTrigger' is not supported" in text
+    again, _ = index(app, tmp_path)  # get_functions() ran once; the cache answers
+    assert [s.name for s in again] == ["ok"]
+    assert app_functions(app) is app_functions(app)
+
+
+# -- host.json, keys, Event Grid ---------------------------------------------------------
+def test_host_json_settings(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(hostconfig.BODY_LIMIT_SETTING, "1234")
+    path = tmp_path / "host.json"
+    path.write_text(
+        json.dumps(
+            {
+                "functionTimeout": "00:10:00",
+                "extensions": {
+                    "http": {"routePrefix": ""},
+                    "blobs": {"maxDegreeOfParallelism": 3, "poisonBlobThreshold": 2},
+                    "queues": {"messageEncoding": "none"},
+                },
+            }
+        )
+    )
+    config = hostconfig.load(path)
+    assert (config.route_prefix, config.blob_parallelism, config.poison_blob_threshold) == (
+        "",
+        3,
+        2,
+    )
+    assert config.queue_message_encoding == "none"
+    assert config.function_timeout_seconds == 600
+    assert config.body_limit == 1234
+    monkeypatch.delenv(hostconfig.BODY_LIMIT_SETTING)
+    defaults = hostconfig.load(tmp_path / "missing.json")
+    assert defaults.route_prefix == "api" and defaults.poison_blob_threshold == 5
+    assert defaults.body_limit == 100 * 1024 * 1024
+
+
+def test_keys_by_auth_level():
+    keys = Keys(function="f", master="m")
+    assert keys.allows("ANONYMOUS", None)
+    assert keys.allows("FUNCTION", "f") and keys.allows("FUNCTION", "m")
+    assert not keys.allows("FUNCTION", None) and not keys.allows("FUNCTION", "x")
+    assert keys.allows("ADMIN", "m") and not keys.allows("ADMIN", "f")
+
+
+def test_event_grid_blob_names_from_subject_or_azurite_url():
+    account = "http://127.0.0.1:10000/devstoreaccount1/"
+    body = json.dumps(
+        [
+            {
+                "eventType": "Microsoft.Storage.BlobCreated",
+                "subject": "/blobServices/default/containers/uploads/blobs/c1/a b.png",
+            },
+            {
+                "type": "Microsoft.Storage.BlobCreated",
+                "data": {"url": "http://127.0.0.1:10000/devstoreaccount1/uploads/c2/x%20y.png"},
+            },
+            {"eventType": "Microsoft.Storage.BlobDeleted", "subject": "ignored"},
+        ]
+    ).encode()
+    events = eventgrid.blob_created_events(body, account)
+    assert [(e.container, e.blob_name) for e in events] == [
+        ("uploads", "c1/a b.png"),
+        ("uploads", "c2/x y.png"),
+    ]
+    cloud = {"data": json.dumps({"validationCode": "abc"})}
+    assert json.loads(eventgrid.validation_response(json.dumps(cloud).encode())) == {
+        "validationResponse": "abc"
+    }
+    with pytest.raises(eventgrid.EventGridError):
+        eventgrid.blob_created_events(b"not json")
