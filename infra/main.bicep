@@ -32,7 +32,7 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
-@description('Flex Consumption instance memory in MB. 2048 (one core) holds the ONNX models and one image in flight per worker with room to spare; bench/ measures it.')
+@description('Flex Consumption instance memory in MB. 2048 (one core): measured peak is 0.2 GB of models plus 0.4 GB per 4096 px image in flight (docs/deploy.md); bench/ confirms.')
 @allowed([
   512
   2048
