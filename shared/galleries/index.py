@@ -49,6 +49,13 @@ class GalleryIndex:
         self._persons: np.ndarray | None = None
         self._models: set[str] = set()
 
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray, persons: np.ndarray, model: str) -> GalleryIndex:
+        """An index over given templates, not backed by storage (benchmarks, offline tools)."""
+        index = cls("", "")
+        index._matrix, index._persons, index._models = matrix, persons, {model}
+        return index
+
     def __len__(self) -> int:
         return len(self._rows)
 

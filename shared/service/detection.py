@@ -1,0 +1,48 @@
+"""Detect faces and their attributes, after the gate allows every action the request needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import faceids, vision
+from shared.api.requests import DetectOptions
+from shared.policy import Context, Customer
+from shared.service import engine, gate
+
+
+def authorize_detect(customer: Customer, context: Context, options: DetectOptions) -> str:
+    """Decide every action of a detect request; returns the decision id of the main one."""
+    decision = gate.require(customer, options.actions, context)
+    if options.return_face_id:
+        gate.require_any_recognition(customer, context)
+    return decision.decision_id
+
+
+def analyze(
+    customer: Customer, image: bytes, options: DetectOptions
+) -> tuple[list[vision.Face], list[dict[str, Any]]]:
+    """Run vision on an already-authorized request; faces and their Azure-shaped JSON."""
+    faces = engine.analyzer().analyze(
+        image,
+        options.attributes,
+        landmarks=options.return_landmarks,
+        embeddings=options.return_face_id,
+        max_faces=options.max_faces,
+    )
+    body = [
+        face.to_json(landmarks=options.return_landmarks, attributes=options.attributes)
+        for face in faces
+    ]
+    if options.return_face_id and faces:
+        ids = faceids.save_many(
+            customer.id, [(face.embedding, vision.RECOGNITION_MODEL) for face in faces]
+        )
+        body = [{"faceId": face_id, **item} for face_id, item in zip(ids, body, strict=True)]
+    return faces, body
+
+
+def detect(
+    customer: Customer, context: Context, image: bytes, options: DetectOptions
+) -> list[dict[str, Any]]:
+    authorize_detect(customer, context, options)
+    return analyze(customer, image, options)[1]

@@ -1,0 +1,121 @@
+"""Gallery management and enrolment. Every operation, reads included, needs `enroll`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared import vision
+from shared.errors import InvalidImage
+from shared.galleries import store
+from shared.galleries.index import INDEXES
+from shared.identifiers import gallery_id as check_gallery_id
+from shared.policy import Context, Customer
+from shared.service import engine, gate
+
+ENROLL = ["enroll"]
+
+
+def create_gallery(
+    customer: Customer, context: Context, gallery_id: str, body: Mapping[str, Any]
+) -> dict:
+    gate.require(customer, ENROLL, context)
+    check_gallery_id(gallery_id)
+    name = store.check_text(body.get("name"), "name", store.MAX_NAME, required=True)
+    user_data = store.check_text(body.get("userData"), "userData", store.MAX_USER_DATA)
+    gallery = store.create_gallery(
+        customer.id, gallery_id, name, user_data, vision.RECOGNITION_MODEL
+    )
+    return gallery.to_json()
+
+
+def get_gallery(customer: Customer, context: Context, gallery_id: str) -> dict:
+    gate.require(customer, ENROLL, context)
+    return store.get_gallery(customer.id, check_gallery_id(gallery_id)).to_json()
+
+
+def list_galleries(customer: Customer, context: Context) -> list[dict]:
+    gate.require(customer, ENROLL, context)
+    return [g.to_json() for g in store.list_galleries(customer.id)]
+
+
+def delete_gallery(customer: Customer, context: Context, gallery_id: str) -> None:
+    gate.require(customer, ENROLL, context)
+    store.delete_gallery(customer.id, check_gallery_id(gallery_id))
+    INDEXES.forget(customer.id, gallery_id)
+
+
+def create_person(
+    customer: Customer, context: Context, gallery_id: str, body: Mapping[str, Any]
+) -> dict:
+    gate.require(customer, ENROLL, context)
+    name = store.check_text(body.get("name"), "name", store.MAX_NAME, required=True)
+    user_data = store.check_text(body.get("userData"), "userData", store.MAX_USER_DATA)
+    person = store.create_person(customer.id, check_gallery_id(gallery_id), name, user_data)
+    return {"personId": person.person_id}
+
+
+def list_persons(customer: Customer, context: Context, gallery_id: str) -> list[dict]:
+    gate.require(customer, ENROLL, context)
+    return [p.to_json() for p in store.list_persons(customer.id, check_gallery_id(gallery_id))]
+
+
+def get_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
+    gate.require(customer, ENROLL, context)
+    return store.get_person(customer.id, check_gallery_id(gallery_id), person_id).to_json()
+
+
+def delete_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
+    gate.require(customer, ENROLL, context)
+    erased = store.delete_person(customer.id, check_gallery_id(gallery_id), person_id)
+    return {"personId": person_id, "erasedFaces": erased}
+
+
+def add_face(
+    customer: Customer,
+    context: Context,
+    gallery_id: str,
+    person_id: str,
+    image: bytes,
+    user_data: str | None,
+) -> dict:
+    """Enrol the one face in ``image``; refused when there is none, several, or low quality."""
+    gate.require(customer, ENROLL, context)
+    check_gallery_id(gallery_id)
+    user_data = store.check_text(user_data, "userData", store.MAX_FACE_USER_DATA)
+    store.get_person(customer.id, gallery_id, person_id)  # 404 before any pixel is decoded
+    faces = engine.analyzer().analyze(
+        image, ["qualityForRecognition"], landmarks=False, embeddings=True, max_faces=2
+    )
+    if not faces:
+        raise InvalidImage("No face was found in the image.", code="NoFaceDetected")
+    if len(faces) > 1:
+        raise InvalidImage(
+            "The image has more than one face; enrol one face per image.",
+            code="MultipleFacesDetected",
+        )
+    face = faces[0]
+    quality = face.attributes["qualityForRecognition"]
+    if quality == "low":
+        raise InvalidImage(
+            "The face's quality for recognition is low (too small, blurred, badly exposed or "
+            "turned away); use a clearer, frontal image.",
+            code="QualityTooLow",
+        )
+    face_id = store.add_face(
+        customer.id,
+        gallery_id,
+        person_id,
+        face.embedding,
+        vision.RECOGNITION_MODEL,
+        user_data,
+        quality,
+    )
+    return {"persistedFaceId": face_id, "qualityForRecognition": quality}
+
+
+def delete_face(
+    customer: Customer, context: Context, gallery_id: str, person_id: str, face_id: str
+) -> None:
+    gate.require(customer, ENROLL, context)
+    store.delete_face(customer.id, check_gallery_id(gallery_id), person_id, face_id)
