@@ -115,7 +115,7 @@ def start_devhost(
         }
         args = [
             sys.executable, "-m", "tools.devhost", "--port", "0", "--app", app,
-            "--host-json", str(HERE / host_json), "--state", str(state),
+            "--host-json", str(HERE / host_json), "--state", str(state),  # absolute stays
             "--poll-interval", "0.3", "--retry-delay", "0.1", *extra,
         ]  # fmt: skip
         with open(log_path, "ab") as log:
@@ -146,7 +146,9 @@ def start_devhost(
             host.kill()
 
 
-@pytest.fixture(scope="session")
-def sample_host(start_devhost) -> RunningHost:
+@pytest.fixture(scope="module")
+def sample_host(start_devhost) -> Iterator[RunningHost]:
     """The sample app; EventGrid-source triggers run from webhook events only, as in Azure."""
-    return start_devhost("tests.devhost.sample_app:app", "host.json", "--no-eventgrid-polling")
+    host = start_devhost("tests.devhost.sample_app:app", "host.json", "--no-eventgrid-polling")
+    yield host
+    assert host.stop() == 0

@@ -106,11 +106,15 @@ def admin(req: func.HttpRequest) -> str:
 )
 def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
     record("uppercase", blob.name)
-    out.set(
-        json.dumps(
-            {"name": blob.name, "length": blob.length, "text": blob.read().decode().upper()}
-        ).encode()
-    )
+    summary = {
+        "name": blob.name,
+        "length": blob.length,
+        "uri": blob.uri,
+        "metadata": blob.metadata,
+        "contentType": blob.blob_properties["ContentType"],
+        "text": blob.read().decode().upper(),
+    }
+    out.set(json.dumps(summary).encode())
 
 
 @app.function_name("Picky")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.devhost.conftest import BODY_LIMIT, FUNCTION_KEY, MASTER_KEY, records, wait_until
+from tools.dev.azurite import ROOT
 
 
 def _address(host) -> tuple[str, int]:
@@ -191,3 +192,12 @@ def test_graceful_shutdown_finishes_running_requests(start_devhost):
     except OSError:
         still_listening = False
     assert not still_listening
+
+
+def test_the_real_function_app_is_served(start_devhost):
+    """`python -m tools.devhost` with its defaults: function_app.app and the repo's host.json."""
+    host = start_devhost("function_app:app", str(ROOT / "host.json"))
+    response = host.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert host.stop() == 0

@@ -204,6 +204,10 @@ class BlobTriggerRunner:
 
     def _process(self, key: BlobKey) -> None:
         container, name, _etag = key
+        if self._stop.is_set():
+            with self._lock:
+                self._busy.discard(key)
+            return
         try:
             with self.host.tracker.track():
                 self._process_claimed(key)
@@ -220,6 +224,10 @@ class BlobTriggerRunner:
     def _process_claimed(self, key: BlobKey) -> None:
         container, name, etag = key
         fid = self.spec.function_id
+        known = self.receipts.read(fid, container, name, etag)  # one call for done blobs
+        if known is not None and known.completed:
+            self._finish(key)
+            return
         claim = self.receipts.claim(fid, container, name, etag)
         if claim is None:  # another host instance (or our dead predecessor's lease) holds it
             self._retry_later(key, self.retry_delay)
