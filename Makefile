@@ -32,7 +32,7 @@ setup: $(VENV)/.installed node_modules/.installed
 run: setup
 	$(PY) -m tools.dev.run
 
-test: setup lint
+test: setup lint check-infra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # --- checks and tools -------------------------------------------------------------------
