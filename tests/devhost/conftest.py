@@ -32,6 +32,7 @@ CONTAINERS = (
     "devhost-picky",
     "devhost-events",
     "devhost-batch",
+    "devhost-slow",
 )
 
 
@@ -116,7 +117,7 @@ def start_devhost(
         args = [
             sys.executable, "-m", "tools.devhost", "--port", "0", "--app", app,
             "--host-json", str(HERE / host_json), "--state", str(state),  # absolute stays
-            "--poll-interval", "0.3", "--retry-delay", "0.1", *extra,
+            "--poll-interval", "0.3", "--retry-delay", "0.1", "--settings", "", *extra,
         ]  # fmt: skip
         with open(log_path, "ab") as log:
             process = subprocess.Popen(

@@ -127,6 +127,20 @@ def picky(blob: func.InputStream) -> None:
         raise ValueError("this blob is refused on purpose")
 
 
+@app.function_name("Slow")
+@app.blob_trigger(arg_name="blob", path="devhost-slow/{name}", connection="FACEGATE_STORAGE")
+def slow(blob: func.InputStream) -> None:
+    """Holds its worker until the test writes ``release/{name}`` (at most a minute)."""
+    name = blob.name.split("/", 1)[1]
+    record("slow-started", name)
+    release = clients.blob_service().get_blob_client(RECORDS, f"release/{name}")
+    for _ in range(1200):
+        if release.exists():
+            break
+        threading.Event().wait(0.05)
+    record("slow-finished", name)
+
+
 @app.function_name("FromEvents")
 @app.blob_trigger(
     arg_name="blob", path="devhost-events/{name}", connection="FACEGATE_STORAGE", source="EventGrid"

@@ -103,6 +103,17 @@ def test_a_poison_blob_gets_five_tries_and_a_poison_message_and_blocks_nothing(s
     assert "failed 5 times" in sample_host.log()
 
 
+def test_a_blocked_blob_function_does_not_stall_http(sample_host):
+    name = f"slow-{uuid.uuid4().hex[:8]}.txt"
+    _blob("devhost-slow", name).upload_blob(b"x")
+    wait_until(lambda: records("slow-started", name), "the slow function to start")
+    answers = [sample_host.get(f"/api/echo/{i}").status_code for i in range(5)]
+    assert answers == [200] * 5
+    assert records("slow-finished", name) == []  # still blocked: it waits for the release blob
+    _blob("devhost-records", f"release/{name}").upload_blob(b"")
+    wait_until(lambda: records("slow-finished", name), "the slow function to finish")
+
+
 def test_event_grid_subscription_validation(sample_host):
     code = uuid.uuid4().hex
     handshake = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -235,3 +236,17 @@ def test_event_grid_blob_names_from_subject_or_azurite_url():
     }
     with pytest.raises(eventgrid.EventGridError):
         eventgrid.blob_created_events(b"not json")
+
+
+def test_local_settings_fill_the_environment_but_never_override_it(tmp_path, monkeypatch):
+    from tools.devhost.__main__ import _load_settings
+
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {"DEVHOST_T_NEW": "from-file", "DEVHOST_T_SET": "file"}}))
+    monkeypatch.setenv("DEVHOST_T_SET", "env")
+    monkeypatch.delenv("DEVHOST_T_NEW", raising=False)
+    assert _load_settings(path) == 1
+    assert os.environ["DEVHOST_T_NEW"] == "from-file"
+    assert os.environ["DEVHOST_T_SET"] == "env"
+    monkeypatch.delenv("DEVHOST_T_NEW")
+    assert _load_settings(tmp_path / "missing.json") == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -32,6 +34,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--shutdown-timeout", type=float, default=30.0)
     parser.add_argument("--host-id", default=None, help="receipt namespace (default: derived)")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        default=Path("local.settings.json"),
+        help="app settings file like `func start` reads ('' to skip); the environment wins",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -62,8 +70,22 @@ def _banner(host: DevHost) -> None:
     print("\n".join(lines), flush=True)
 
 
+def _load_settings(path: Path) -> int:
+    """Put local.settings.json ``Values`` into the environment (existing variables win)."""
+    if not str(path) or str(path) == "." or not path.is_file():
+        return 0
+    values = json.loads(path.read_text()).get("Values", {})
+    added = 0
+    for name, value in values.items():
+        if name not in os.environ:
+            os.environ[name] = str(value)
+            added += 1
+    return added
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    _load_settings(args.settings)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
