@@ -1,0 +1,122 @@
+"""MediaPipe BlazeFace detectors (Apache-2.0): short-range 128 px, full-range 192 px.
+
+Input: RGB scaled to [-1, 1], NHWC, letterboxed (top-left) to a square. Output per anchor:
+16 regression values (box centre dx, dy, w, h, then six keypoints: both eyes, nose tip,
+mouth centre, both ear tragions) in input pixels, and one logit. Anchors follow MediaPipe's
+SSD calculator with fixed anchor size (every anchor is 1x1, centred in its cell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from shared.vision.geometry import nms, resize
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes (N, 4) x0, y0, x1, y1 in image pixels, scores (N,), keypoints (N, K, 2)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+
+    @staticmethod
+    def empty(k: int = 6) -> Detections:
+        return Detections(
+            np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, k, 2))
+        )
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def take(self, index: np.ndarray) -> Detections:
+        return Detections(self.boxes[index], self.scores[index], self.keypoints[index])
+
+    @staticmethod
+    def concat(parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Detections.empty()
+        return Detections(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            np.concatenate([p.keypoints for p in parts]),
+        )
+
+
+def ssd_anchors(size: int, strides: tuple[int, ...], per_cell: tuple[int, ...]) -> np.ndarray:
+    """Anchor centres (A, 2) in [0, 1] for MediaPipe's SSD layout."""
+    centres = []
+    for stride, count in zip(strides, per_cell, strict=True):
+        grid = size // stride
+        ys, xs = np.mgrid[0:grid, 0:grid]
+        cells = np.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 2)
+        centres.append(np.repeat(cells, count, axis=0))
+    return np.concatenate(centres).astype(np.float32)
+
+
+SHORT_RANGE = {"size": 128, "strides": (8, 16), "per_cell": (2, 6)}
+FULL_RANGE = {"size": 192, "strides": (4,), "per_cell": (1,)}
+
+
+class BlazeFace:
+    """One BlazeFace network. ``infer(rgb)`` returns all faces above ``score_threshold``."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        *,
+        size: int,
+        strides: tuple[int, ...],
+        per_cell: tuple[int, ...],
+        score_threshold: float = 0.5,
+        nms_iou: float = 0.3,
+    ) -> None:
+        self.session = session
+        self.size = size
+        self.anchors = ssd_anchors(size, strides, per_cell)
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.input_name = session.get_inputs()[0].name
+
+    def raw(self, square_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network on an already square RGB image: (regressors (A, 16), logits (A,))."""
+        x = resize(square_rgb, self.size, self.size).astype(np.float32) / 127.5 - 1.0
+        outputs = self.session.run(None, {self.input_name: x[None]})
+        regs = [o.reshape(-1, 16) for o in outputs if o.shape[-1] == 16]
+        logits = [o.reshape(-1) for o in outputs if o.shape[-1] == 1]
+        # multi-output graphs list the finer stride first; sort by anchor count to be sure
+        regs.sort(key=len, reverse=True)
+        logits.sort(key=len, reverse=True)
+        return np.concatenate(regs), np.concatenate(logits)
+
+    def infer(self, rgb: np.ndarray, threshold: float | None = None) -> Detections:
+        """Detect faces in the whole image, letterboxed to the network's square input."""
+        h, w = rgb.shape[:2]
+        side = max(h, w)
+        square = np.zeros((side, side, 3), np.uint8)
+        square[:h, :w] = rgb
+        dets = self.decode(*self.raw(square), side, threshold)
+        return dets
+
+    def decode(
+        self, regs: np.ndarray, logits: np.ndarray, side: float, threshold: float | None = None
+    ) -> Detections:
+        """Decode raw outputs for a square input of ``side`` image pixels, with NMS."""
+        thr = self.score_threshold if threshold is None else threshold
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+        idx = np.flatnonzero(scores >= thr)
+        if idx.size == 0:
+            return Detections.empty()
+        anchors = self.anchors[idx]
+        r = regs[idx] / self.size
+        cx, cy = r[:, 0] + anchors[:, 0], r[:, 1] + anchors[:, 1]
+        bw, bh = r[:, 2], r[:, 3]
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1) * side
+        kps = (r[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]) * side
+        dets = Detections(boxes.astype(np.float32), scores[idx].astype(np.float32), kps)
+        return dets.take(nms(dets.boxes, dets.scores, self.nms_iou))
