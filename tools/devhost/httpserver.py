@@ -215,9 +215,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             elif path.rstrip("/").lower() == "/admin/host/status":
                 self._admin_status(url.query)
             elif path.rstrip("/").lower() == "/runtime/webhooks/blobs":
-                self._blob_webhook(url.query)
+                with host.tracker.track():
+                    self._blob_webhook(url.query)
             else:
-                self._function_request(path, url.query)
+                with host.tracker.track():  # until the response is written: shutdown waits
+                    self._function_request(path, url.query)
         except BodyTooLarge:
             self._too_large()
         except ClientGone:
