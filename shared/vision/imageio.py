@@ -10,10 +10,17 @@ What is refused, and how:
 * more than :data:`MAX_BYTES` (6 MB, like Azure Face) or no bytes -> ``InvalidImageSize``
 * a format other than JPEG, PNG, BMP, GIF (first frame) or WebP, sniffed from the magic
   bytes (the caller's content type is ignored) -> ``InvalidImage``
-* a declared width or height above :data:`MAX_SIDE` (4096 px, Azure's limit) -> refused
-  from the header, before a single pixel is decoded, so a decompression bomb never
-  allocates its canvas -> ``InvalidImageSize``. Images are refused, never silently shrunk.
+* a declared side above :data:`MAX_DECLARED_SIDE` (16384 px) or more than
+  :data:`MAX_DECLARED_PIXELS` (40 MP) -> refused from the header, before a single pixel is
+  decoded, so a decompression bomb never allocates its canvas -> ``InvalidImageSize``
 * a side below :data:`MIN_SIDE` (36 px, the smallest face we detect) -> ``InvalidImageSize``
+
+**Downscaling (documented, not silent):** an image whose longer side exceeds
+:data:`MAX_SIDE` (4096 px) -- a 6 MB phone photo is often 4000-8000 px -- is analysed
+downscaled to 4096 px on its longer side (JPEGs are decoded at reduced scale directly).
+:func:`decode` returns the factor, and the analyzer reports rectangles and landmarks in
+the original image's pixels. If the shorter side would then fall below 36 px the image
+is refused.
 * truncated, corrupt or undecodable data -> ``InvalidImage``
 
 EXIF orientation (values 2..8) is applied; any other or unreadable orientation is ignored.
@@ -26,15 +33,20 @@ the code paths that would warn are either refused before Pillow runs (bomb sizes
 from __future__ import annotations
 
 import io
+import math
 import struct
+from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from shared.errors import InvalidImage, InvalidImageSize
 
 MAX_BYTES = 6 * 1024 * 1024
-MAX_SIDE = 4096
+MAX_SIDE = 4096  # longest side analysed; larger images are downscaled to it
+MAX_DECLARED_SIDE = 16384
+MAX_DECLARED_PIXELS = 40_000_000
 MIN_SIDE = 36
 
 _EXIF_ORIENTATION = 0x0112
@@ -133,11 +145,30 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_side_limits(width: int, height: int, what: str) -> None:
-    if width > MAX_SIDE or height > MAX_SIDE:
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded pixels and how they relate to the original image."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8 RGB, longer side <= MAX_SIDE
+    scale: float  # analysed pixels per original pixel (1.0 unless downscaled)
+    original_size: tuple[int, int]  # (width, height) after EXIF orientation
+
+
+def _check_declared(width: int, height: int) -> None:
+    if width > MAX_DECLARED_SIDE or height > MAX_DECLARED_SIDE:
         raise InvalidImageSize(
-            f"{what} {width}x{height} px exceeds the limit of {MAX_SIDE} px on a side."
+            f"The declared image size {width}x{height} px exceeds the limit of "
+            f"{MAX_DECLARED_SIDE} px on a side."
         )
+    if width * height > MAX_DECLARED_PIXELS:
+        raise InvalidImageSize(
+            f"The declared image size {width}x{height} px exceeds the limit of "
+            f"{MAX_DECLARED_PIXELS // 1_000_000} megapixels."
+        )
+    _check_min(width, height, "The declared image size")
+
+
+def _check_min(width: int, height: int, what: str) -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise InvalidImageSize(
             f"{what} {width}x{height} px is below the minimum of {MIN_SIDE} px on a side."
@@ -146,6 +177,11 @@ def _check_side_limits(width: int, height: int, what: str) -> None:
 
 def decode_image(data: bytes) -> np.ndarray:
     """Decode untrusted image bytes to an RGB uint8 array (H, W, 3). See the module doc."""
+    return decode(data).rgb
+
+
+def decode(data: bytes) -> Decoded:
+    """Decode untrusted image bytes; pixels plus the downscaling factor. See the module doc."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidImage("Image data must be bytes.")
     data = bytes(data)
@@ -163,9 +199,9 @@ def decode_image(data: bytes) -> np.ndarray:
     size = declared_size(data, fmt)
     if size is None:
         raise InvalidImage(f"The {fmt} header is corrupt or incomplete.")
-    _check_side_limits(*size, what="The declared image size")
+    _check_declared(*size)
     try:
-        rgb = _decode_with_pillow(data, fmt)
+        decoded = _decode_with_pillow(data, fmt)
     except (InvalidImage, InvalidImageSize):
         raise
     except Image.DecompressionBombError as exc:
@@ -174,23 +210,36 @@ def decode_image(data: bytes) -> np.ndarray:
         raise InvalidImageSize("The image is too large to decode.") from exc
     except Exception as exc:  # Pillow raises many types on hostile input; all mean "corrupt"
         raise InvalidImage(f"The {fmt} image is truncated or corrupt.") from exc
-    height, width = rgb.shape[:2]
-    _check_side_limits(width, height, what="The image")
-    return rgb
+    height, width = decoded.rgb.shape[:2]
+    _check_min(width, height, "The image as analysed")
+    return decoded
 
 
-def _decode_with_pillow(data: bytes, fmt: str) -> np.ndarray:
+def _decode_with_pillow(data: bytes, fmt: str) -> Decoded:
     with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
-        _check_side_limits(*probe.size, what="The declared image size")
+        _check_declared(*probe.size)
         probe.verify()  # structural checks (PNG CRCs etc.) without keeping pixels
     with Image.open(io.BytesIO(data), formats=[fmt]) as im:
         im.seek(0)  # first frame of an animation
+        full_w, full_h = im.size
+        factor = min(1.0, MAX_SIDE / max(full_w, full_h))
+        if factor < 1.0 and fmt == "JPEG":
+            # decode at 1/2, 1/4 or 1/8 scale directly, never below the target size
+            im.draft("RGB", (math.ceil(full_w * factor), math.ceil(full_h * factor)))
         im.load()
         orientation = _orientation(im)
         rgb = _to_rgb(im)
     for step in _TRANSPOSE.get(orientation, ()):
         rgb = rgb.transpose(step)
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    array = np.asarray(rgb, dtype=np.uint8)
+    if orientation in (5, 6, 7, 8):
+        full_w, full_h = full_h, full_w
+    if max(array.shape[:2]) > MAX_SIDE:
+        k = MAX_SIDE / max(array.shape[:2])
+        size = (max(1, round(array.shape[1] * k)), max(1, round(array.shape[0] * k)))
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+    scale = array.shape[1] / full_w
+    return Decoded(np.ascontiguousarray(array), scale, (full_w, full_h))
 
 
 def _orientation(im: Image.Image) -> int:
@@ -251,5 +300,7 @@ def check_array(image: np.ndarray) -> np.ndarray:
         alpha = image[:, :, 3:].astype(np.float32) / 255.0
         image = np.rint(image[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     height, width = image.shape[:2]
-    _check_side_limits(width, height, what="The image")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise InvalidImageSize(f"Image arrays may be at most {MAX_SIDE} px on a side.")
+    _check_min(width, height, "The image")
     return np.ascontiguousarray(image)

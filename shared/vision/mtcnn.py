@@ -1,9 +1,10 @@
 """MTCNN (Zhang et al. 2016; MIT weights of ipazc/mtcnn 1.0.0 as ONNX): P-, R- and O-Net.
 
-Input: RGB, (x - 127.5) / 128, NHWC **with width and height swapped** (the Keras port was
-trained on transposed images), so every crop is transposed before it goes in and every map
-comes back transposed. Five landmarks, in image order: eye on the image left, eye on the
-image right, nose tip, mouth corner on the image left, mouth corner on the image right.
+Input: RGB, (x - 127.5) / 128, NHWC in normal row-major order (the catalogue's conversion;
+the original Keras port expected transposed images). Outputs are read by name
+(``bbox_reg``, ``prob``, ``landmarks``). Five landmarks, in image order: eye on the
+image left, eye on the image right, nose tip, mouth corner on the image left, mouth corner
+on the image right.
 
 ``MTCNN.detect`` is the classic three-stage cascade; ``MTCNN.refine`` runs only the O-Net
 on boxes proposed by another detector (verification, box regression and 5 landmarks).
@@ -19,7 +20,11 @@ from shared.vision.geometry import nms, resize
 
 
 def _normalise(chips: np.ndarray) -> np.ndarray:
-    return ((chips.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+    return (chips.astype(np.float32) - 127.5) * 0.0078125
+
+
+def _run(session: ort.InferenceSession, x: np.ndarray, *names: str) -> list[np.ndarray]:
+    return session.run(list(names), {session.get_inputs()[0].name: x})
 
 
 def crop_boxes(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
@@ -79,9 +84,8 @@ class MTCNN:
             sw, sh = int(np.ceil(w * scale)), int(np.ceil(h * scale))
             if max(sw, sh) <= max_side:
                 x = _normalise(resize(rgb, sw, sh)[None])
-                reg, prob = self.pnet.run(None, {self.pnet.get_inputs()[0].name: x})
-                prob = prob[0, :, :, 1].T  # back to (rows, cols)
-                reg = reg[0].transpose(1, 0, 2)
+                reg, prob = _run(self.pnet, x, "bbox_reg", "prob")
+                prob, reg = prob[0, :, :, 1], reg[0]
                 ys, xs = np.nonzero(prob >= self.thresholds[0])
                 if ys.size:
                     cells = np.stack([xs, ys], 1).astype(np.float32)
@@ -106,7 +110,7 @@ class MTCNN:
             return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
         boxes = np.fix(boxes[:, :4])
         x = _normalise(crop_boxes(rgb, boxes, 48))
-        reg, pts, prob = self.onet.run(None, {self.onet.get_inputs()[0].name: x})
+        reg, pts, prob = _run(self.onet, x, "bbox_reg", "landmarks", "prob")
         w = (boxes[:, 2] - boxes[:, 0])[:, None]
         h = (boxes[:, 3] - boxes[:, 1])[:, None]
         lx = boxes[:, 0:1] + w * pts[:, 0:5]
@@ -128,7 +132,7 @@ class MTCNN:
             return Detections.empty(5)
         # R-Net with box regression
         x = _normalise(crop_boxes(rgb, boxes, 24))
-        reg, prob = self.rnet.run(None, {self.rnet.get_inputs()[0].name: x})
+        reg, prob = _run(self.rnet, x, "bbox_reg", "prob")
         keep = prob[:, 1] > self.thresholds[1]
         boxes = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
         reg = reg[keep]

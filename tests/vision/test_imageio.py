@@ -7,6 +7,7 @@ import struct
 import warnings
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from shared.errors import InvalidImage, InvalidImageSize
-from shared.vision.imageio import MAX_BYTES, check_array, decode_image
+from shared.vision.imageio import MAX_BYTES, check_array, decode, decode_image
 from tests.data import make_photos
 
 
@@ -146,13 +147,24 @@ def test_oversized_bytes() -> None:
 
 
 def test_decompression_bomb_refused_from_header() -> None:
-    with pytest.raises(InvalidImageSize, match="4096"):
+    with pytest.raises(InvalidImageSize, match="16384"):
         decode_image(_png_header_only(60000, 60000))
+    with pytest.raises(InvalidImageSize, match="megapixels"):
+        decode_image(_png_header_only(8000, 8000))
+
+
+def test_large_images_are_downscaled_with_their_factor(astronaut: np.ndarray) -> None:
+    big = cv2.resize(astronaut, (4800, 3600), interpolation=cv2.INTER_NEAREST)
+    for fmt, options in (("JPEG", {"quality": 80}), ("PNG", {"compress_level": 9})):
+        out = decode(make_photos.encode(big, fmt, **options))
+        assert max(out.rgb.shape[:2]) == 4096
+        assert out.original_size == (big.shape[1], big.shape[0])
+        assert out.scale == pytest.approx(4096 / 4800, abs=1e-3)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
 def test_too_wide_and_too_thin(fmt: str) -> None:
-    for size in ((20000, 1), (5000, 40), (4097, 64)):
+    for size in ((20000, 1), (17000, 40), (5000, 40)):
         if fmt == "WEBP" and size[0] > 16383:
             continue  # WebP cannot even encode it
         data = make_photos.encode(np.zeros((size[1], size[0], 3), np.uint8), fmt)
@@ -173,6 +185,8 @@ def test_limits_are_inclusive() -> None:
     )
     big = make_photos.encode(np.zeros((40, 4096, 3), np.uint8), "PNG")
     assert decode_image(big).shape == (40, 4096, 3)
+    wider = decode(make_photos.encode(np.zeros((64, 4097, 3), np.uint8), "PNG"))
+    assert wider.rgb.shape[1] == 4096 and wider.scale < 1
 
 
 def test_check_array() -> None:
