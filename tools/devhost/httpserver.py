@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("devhost.http")
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
-_STATUS_TEXT = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+_STATUS_TEXT = {
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    503: "ServiceUnavailable",
+}
 
 
 class BodyTooLarge(Exception):
@@ -208,7 +213,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         try:
-            if path in ("", "/"):
+            if host.state != "Running":  # a kept-alive connection after shutdown began
+                self._send_error_json(503, "The host is stopping.", close=True)
+            elif path in ("", "/"):
                 self._send(
                     200, b"FaceGate dev host is running.\n", [("Content-Type", "text/plain")]
                 )
