@@ -305,6 +305,7 @@ class DevHost:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         self._server = DevHostServer((self.options.bind, self.options.port), self)
+        self.state = "Running"
         threading.Thread(
             target=self._server.serve_forever, name="devhost-http", daemon=True
         ).start()
@@ -312,7 +313,6 @@ class DevHost:
             runner.start()
         for timer in self.timers:
             timer.start()
-        self.state = "Running"
         self._write_state()
 
     @property
