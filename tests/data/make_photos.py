@@ -60,6 +60,23 @@ def rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(rgb, m, (w, h), borderValue=(128, 128, 128))
 
 
+def turned(rgb: np.ndarray, amount: float = 0.35) -> np.ndarray:
+    """A crude head turn: shrink the image's right half in perspective (the face seems to
+    turn towards the image right, i.e. the subject turns to their left)."""
+    h, w = rgb.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32(
+        [
+            [0, 0],
+            [w * (1 - amount), h * amount / 2],
+            [w * (1 - amount), h * (1 - amount / 2)],
+            [0, h],
+        ]
+    )
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(rgb, m, (w, h), borderValue=(128, 128, 128))
+
+
 def composite(sizes: tuple[int, ...] = (400, 300, 220, 160)) -> np.ndarray:
     """One canvas holding the portraits at the given sizes (one face each), side by side.
 
