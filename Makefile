@@ -36,6 +36,15 @@ test: setup lint check-infra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # --- checks and tools -------------------------------------------------------------------
+DATA ?= ../shared/eval
+bench: $(VENV)/.installed
+	@mkdir -p reports/bench
+	$(PY) -m bench.speed | tee reports/bench/speed.txt
+
+eval: $(VENV)/.installed
+	@mkdir -p reports/eval
+	$(PY) -m bench.eval --data $(DATA) | tee reports/eval/eval.txt
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
