@@ -287,7 +287,7 @@ class BlobTriggerRunner:
         converter = meta.get_binding_registry().get("blobTrigger")
         trigger_name = spec.trigger["name"]
         kwargs: dict[str, Any] = {
-            trigger_name: _as_annotated(
+            trigger_name: as_annotated(
                 converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
                 spec.annotation(trigger_name),
             )
@@ -337,7 +337,7 @@ class BlobTriggerRunner:
         )
 
 
-def _as_annotated(stream: Any, annotation: Any) -> Any:
+def as_annotated(stream: Any, annotation: Any) -> Any:
     """InputStream by default; bytes or str when the parameter asks for them."""
     if annotation is bytes:
         return stream.read()

@@ -20,8 +20,15 @@ from azure.functions import meta
 
 from tools.devhost import eventgrid, hostconfig, storage
 from tools.devhost.blobpath import fill
-from tools.devhost.blobtrigger import BlobTriggerRunner, _as_annotated, blob_properties
-from tools.devhost.functions import FunctionSpec, Invoker, index, load_app, new_invocation_id
+from tools.devhost.blobtrigger import BlobTriggerRunner, as_annotated, blob_properties
+from tools.devhost.functions import (
+    FunctionSpec,
+    Invoker,
+    Out,
+    index,
+    load_app,
+    new_invocation_id,
+)
 from tools.devhost.httpserver import DevHostServer, response_parts
 from tools.devhost.keys import Keys
 from tools.devhost.receipts import ReceiptStore
@@ -222,8 +229,6 @@ class DevHost:
                 self._outstanding -= 1
 
     def _out_params(self, spec: FunctionSpec) -> dict[str, Any]:
-        from tools.devhost.functions import Out
-
         return {
             b["name"]: Out()
             for b in spec.bindings
@@ -253,7 +258,7 @@ class DevHost:
                 "Properties": meta.Datum(json.dumps(blob_properties(download.properties)), "json"),
             }
             stream = converter.decode(meta.Datum(data, "bytes"), trigger_metadata=metadata)
-            values[binding["name"]] = _as_annotated(stream, spec.annotation(binding["name"]))
+            values[binding["name"]] = as_annotated(stream, spec.annotation(binding["name"]))
         return values
 
     def write_blob_outputs(
