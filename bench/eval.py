@@ -85,7 +85,8 @@ class DetectionReport:
 
 def run_detection(analyzer: Analyzer, ds: Dataset) -> DetectionReport:
     report = DetectionReport()
-    report.wider = {k: metrics.DetectionCount() for k in ("easy", "medium", "all")}
+    keys = ("easy", "medium", "easy_min_face", "medium_min_face", "all")
+    report.wider = {k: metrics.DetectionCount() for k in keys}
     for entry in progress(ds.detection, "detection"):
         rgb = decode(ds, entry)
         boxes = np.zeros((0, 4))
@@ -212,6 +213,12 @@ def print_detection(rep: DetectionReport) -> None:
             f"= {pct(w['easy'].recall)}, medium {w['medium'].found}/{w['medium'].expected} = "
             f"{pct(w['medium'].recall)}, all faces {pct(w['all'].recall)}; unmatched detections "
             f"{w['all'].false}/{w['all'].detected}"
+        )
+        print(
+            f"WIDER faces >= {metrics.MIN_FACE} px wide: easy "
+            f"{w['easy_min_face'].found}/{w['easy_min_face'].expected} = "
+            f"{pct(w['easy_min_face'].recall)}, medium {w['medium_min_face'].found}/"
+            f"{w['medium_min_face'].expected} = {pct(w['medium_min_face'].recall)}"
         )
     if rep.images:
         print(f"mean detection time {1000 * rep.seconds / rep.images:.1f} ms/image")

@@ -10,6 +10,7 @@ import numpy as np
 from shared.vision.geometry import iou_matrix
 
 MATCH_IOU = 0.3  # hand-drawn boxes (dlib, WIDER) are looser or tighter than ours
+MIN_FACE = 36  # px: the smallest face the product promises to find
 
 
 # --- detection --------------------------------------------------------------------------
@@ -89,9 +90,12 @@ def score_wider(entry: dict, boxes: np.ndarray) -> dict[str, DetectionCount]:
             best = (len(pairs), pairs, cand)
     pairs = best[1]
     out = {}
+    width = gt[:, 2] - gt[:, 0]  # in the analysed 416 px image
     for subset in ("easy", "medium"):
         idx = entry[f"gt_index_{subset}"]
         out[subset] = DetectionCount(sum(1 for i in idx if i in pairs), len(idx), 0, 0)
+        big = [i for i in idx if width[i] >= MIN_FACE]
+        out[f"{subset}_min_face"] = DetectionCount(sum(1 for i in big if i in pairs), len(big))
     out["all"] = DetectionCount(len(pairs), len(gt), len(boxes) - len(pairs), len(boxes))
     return out
 
