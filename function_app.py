@@ -1,14 +1,14 @@
 """FaceGate: face detection, attributes and matching behind a responsible-use gate.
 
 One FunctionApp; every area registers its blueprint from ``functions/``.
-Functions are thin adapters: the work lives in ``shared/``.
+Functions are thin adapters: the work, and the policy gate, live in ``shared/``.
 """
 
 import azure.functions as func
 
-from functions.health import bp as health_bp
+from functions import detect, galleries, health, maintenance, openapi, recognition, uploads
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health_bp,):
-    app.register_functions(blueprint)
+for area in (health, openapi, detect, recognition, galleries, uploads, maintenance):
+    app.register_functions(area.bp)

@@ -21,7 +21,7 @@ def _same_model(model: str) -> None:
 
 def _verdict(confidence: float) -> dict[str, Any]:
     return {
-        "isIdentical": bool(confidence >= vision.MATCH_CONFIDENCE),
+        "isIdentical": bool(confidence >= vision.MATCH_THRESHOLD),
         "confidence": round(float(confidence), 5),
     }
 
@@ -56,7 +56,7 @@ def identify_templates(
     gallery = store.get_gallery(customer_id, gallery_id)
     _same_model(gallery.recognition_model)
     index = INDEXES.fresh(gallery)
-    limit = vision.MATCH_CONFIDENCE if threshold is None else threshold
+    limit = vision.MATCH_THRESHOLD if threshold is None else threshold
     results = []
     for face_id, template in probes:
         hits = index.search(template, engine.confidences, limit, max_candidates)

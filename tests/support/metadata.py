@@ -1,0 +1,29 @@
+"""The app's own function metadata, read once (get_functions() works once per app)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+
+@cache
+def functions() -> dict[str, dict[str, Any]]:
+    """Function name -> its trigger binding (type, route, methods, path, ...)."""
+    import function_app
+
+    out = {}
+    for function in function_app.app.get_functions():
+        bindings = json.loads(function.get_function_json())["bindings"]
+        trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
+        out[function.get_function_name()] = trigger
+    return out
+
+
+def http_routes() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """HTTP function name -> (route, methods)."""
+    return {
+        name: (trigger["route"], tuple(m.upper() for m in trigger.get("methods") or ()))
+        for name, trigger in functions().items()
+        if trigger["type"] == "httpTrigger"
+    }
