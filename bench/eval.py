@@ -158,6 +158,7 @@ class AttributeRecord:
     gender: str | None = None
     gender_confidence: float | None = None
     emotion: str | None = None
+    forced_gender: str | None = None  # the model's answer without abstention
     found: bool = False
 
 
@@ -179,6 +180,9 @@ def run_attributes(analyzer: Analyzer, ds: Dataset) -> list[AttributeRecord]:
                 record.age = attrs.get("age")
                 record.gender = attrs.get("gender")
                 record.gender_confidence = attrs.get("genderConfidence")
+                if "gender" in attrs:
+                    _, p_male = analyzer.age_gender_model.infer(rgb, face.box)
+                    record.forced_gender = "male" if p_male >= 0.5 else "female"
                 if "emotion" in attrs:
                     record.emotion = max(attrs["emotion"], key=attrs["emotion"].get)
         records.append(record)
@@ -265,11 +269,19 @@ def print_attributes(records: list[AttributeRecord]) -> None:
     print(f"labelled attribute photos with no face analysed: {missing}/{len(labelled)}")
 
 
+def _adults(recs: list[AttributeRecord]) -> list[AttributeRecord]:
+    return [r for r in recs if r.entry.get("age") is not None and float(r.entry.get("age")) >= 18]
+
+
 def _age_table(recs: list[AttributeRecord], name: str) -> None:
     err = [(r, abs(r.age - float(r.entry.get("age")))) for r in recs]
     print(f"\n### Age MAE ({name}, {len(err)} faces): {np.mean([e for _, e in err]):.2f} years")
-    for key in ("race", "gender"):
-        groups = metrics.group_by((str(r.entry.get(key)), e) for r, e in err if r.entry.get(key))
+    adult_err = [(r, e) for r, e in err if float(r.entry.get("age")) >= 18]
+    for key, rows in (("race", err), ("gender", err), ("race, adults only", adult_err)):
+        label = key.split(",")[0]
+        groups = metrics.group_by(
+            (str(r.entry.get(label)), e) for r, e in rows if r.entry.get(label)
+        )
         per = {g: float(np.mean(v)) for g, v in groups.items()}
         worst, best, gap = metrics.worst_best(per, higher_is_better=False)
         line = ", ".join(f"{g} {v:.2f} (n={len(groups[g])})" for g, v in sorted(per.items()))
@@ -288,15 +300,18 @@ def _gender_table(recs: list[AttributeRecord]) -> None:
         )
 
     a, b, c = acc(recs)
+    forced = np.mean([r.forced_gender == r.entry.get("gender") for r in recs])
     print(
-        f"\n### Gender ({len(recs)} faces): accuracy on answered {pct(a)}, on all faces "
-        f"{pct(b)}, answered {pct(c)}"
+        f"\n### Gender ({len(recs)} faces): accuracy on answered {pct(a)}, answered {pct(c)}; "
+        f"all faces: {pct(forced)} forced choice (no abstention), {pct(b)} counting every "
+        f"abstention as an error"
     )
-    for key in ("race", "gender"):
+    for key, rows in (("race", recs), ("gender", recs), ("race, adults only", _adults(recs))):
+        label = key.split(",")[0]
         groups: dict[str, list[AttributeRecord]] = {}
-        for r in recs:
-            if r.entry.get(key):
-                groups.setdefault(str(r.entry.get(key)), []).append(r)
+        for r in rows:
+            if r.entry.get(label):
+                groups.setdefault(str(r.entry.get(label)), []).append(r)
         per = {g: acc(rs) for g, rs in groups.items()}
         worst, best, gap = metrics.worst_best({g: v[0] for g, v in per.items()}, True)
         line = ", ".join(
