@@ -44,6 +44,7 @@ from shared.errors import (
     NotFound,
     PolicyDenied,
 )
+from shared.galleries import store
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import new_id
 from shared.policy import Customer, context_from, get_customer
@@ -230,6 +231,8 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
         if request.gallery_id is not None:
             decision_id = gate.require(customer, ["identify"], context).decision_id
         body["decisionId"] = decision_id
+        if request.gallery_id is not None:
+            store.get_gallery(customer.id, request.gallery_id)  # NotFound before any byte is read
         if props.size > MAX_IMAGE_BYTES:
             raise InvalidImageSize("The upload is larger than 6 MB.")
         analysed = time.perf_counter()
@@ -237,12 +240,6 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
             image = upload.download_blob(
                 etag=etag, match_condition=MatchConditions.IfNotModified
             ).readall()
-        options = DetectOptions(
-            return_face_id=False,
-            return_landmarks=True,
-            attributes=options.attributes,
-            max_faces=100,
-        )
         faces = engine.analyzer().analyze(
             image,
             options.attributes,
@@ -250,18 +247,21 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
             embeddings=request.gallery_id is not None,
             max_faces=options.max_faces,
         )
-        body["faces"] = [f.to_json(landmarks=True, attributes=options.attributes) for f in faces]
+        identified = None
         if request.gallery_id is not None:
             probes = [(str(i), f.embedding) for i, f in enumerate(faces)]
             matches = recognition.identify_templates(
                 customer.id, request.gallery_id, probes, max_candidates=5, threshold=None
             )
-            body["identify"] = {
+            identified = {
                 "galleryId": request.gallery_id,
                 "results": [
                     {"faceIndex": int(m["faceId"]), "candidates": m["candidates"]} for m in matches
                 ],
             }
+        body["faces"] = [f.to_json(landmarks=True, attributes=True) for f in faces]
+        if identified is not None:
+            body["identify"] = identified
         body["status"] = "succeeded"
         body["models"] = engine.analyzer().versions()
         body["timings"] = {"analyzeMs": round((time.perf_counter() - analysed) * 1000, 1)}

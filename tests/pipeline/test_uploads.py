@@ -1,0 +1,182 @@
+"""The blob pipeline in-process against Azurite: one result per upload version, gate first."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from shared.errors import BadArgument
+from shared.pipeline import uploads
+from shared.policy import registry
+from shared.service import engine
+from shared.storage import clients, names
+from tests.data import make_photos as photos
+from tools.dev.seed import seed_customer
+
+ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
+
+
+class NoVision:
+    """Stands in for the analyzer where the test proves it is never reached."""
+
+    calls = 0
+
+    def analyze(self, *args, **kwargs):
+        NoVision.calls += 1
+        raise AssertionError("vision was called")
+
+
+@pytest.fixture
+def customer(azurite) -> str:
+    return seed_customer(f"up-{uuid.uuid4().hex[:8]}", actions=ALL, purposes=("qa",))["customerId"]
+
+
+def upload(customer: str, data: bytes, name: str | None = None, **metadata: str) -> str:
+    name = name or f"{uuid.uuid4().hex[:8]}.jpg"
+    blob = clients.blob_service().get_blob_client(names.UPLOADS, f"{customer}/{name}")
+    blob.upload_blob(data, overwrite=True, metadata=metadata or None)
+    return f"{names.UPLOADS}/{customer}/{name}"
+
+
+def result_of(blob_name: str) -> tuple[dict, str] | None:
+    path = blob_name.split("/", 1)[1] + ".json"
+    blob = clients.blob_service().get_blob_client(names.RESULTS, path)
+    if not blob.exists():
+        return None
+    return json.loads(blob.download_blob().readall()), blob.get_blob_properties().etag
+
+
+def upload_exists(blob_name: str) -> bool:
+    return (
+        clients.blob_service().get_blob_client(names.UPLOADS, blob_name.split("/", 1)[1]).exists()
+    )
+
+
+def test_good_upload_gets_a_result_and_is_deleted(customer):
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,age")
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["status"] == "succeeded"
+    assert len(result["faces"]) == 1
+    assert "age" in result["faces"][0]["faceAttributes"]
+    assert "emotion" not in result["faces"][0]["faceAttributes"]
+    assert result["features"] == ["detect", "age"]
+    assert result["decisionId"] and result["models"]["recognitionModel"]
+    assert not upload_exists(name)
+
+
+def test_redelivery_of_the_same_version_changes_nothing(customer):
+    registry.update_customer(customer, retention="keep")
+    registry.reset_caches()
+    name = upload(customer, photos.ASTRONAUT.read_bytes())
+    assert uploads.process_upload(name) is not None
+    first = result_of(name)
+    assert uploads.process_upload(name) is None  # already answered
+    assert result_of(name) == first
+    assert upload_exists(name)  # the customer keeps uploads
+    # a new version of the same name is a new upload and gets a new result
+    upload(customer, photos.GRACE_HOPPER.read_bytes(), name.rsplit("/", 1)[1])
+    uploads.process_upload(name)
+    second = result_of(name)
+    assert second[1] != first[1] and second[0]["upload"]["etag"] != first[0]["upload"]["etag"]
+
+
+def test_denied_upload_is_never_read(customer, monkeypatch):
+    registry.update_customer(customer, status="suspended")
+    registry.reset_caches()
+    monkeypatch.setattr(engine, "analyzer", lambda: NoVision())
+    name = upload(customer, photos.ASTRONAUT.read_bytes())
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "PolicyDenied"
+    assert "customer-not-active" in result["error"]["policyIds"]
+    assert result["decisionId"] == result["error"]["decisionId"]
+    assert "faces" not in result and "analyzeMs" not in result["timings"]
+    assert NoVision.calls == 0
+    assert not upload_exists(name)
+
+
+def test_unknown_customer_gets_a_failed_result(azurite):
+    name = upload(f"nobody-{uuid.uuid4().hex[:6]}", photos.ASTRONAUT.read_bytes())
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["error"]["code"] == "UnknownCustomer"
+    assert not upload_exists(name)
+
+
+@pytest.mark.parametrize(
+    ("data", "metadata", "code"),
+    [
+        (b"not an image at all", {}, "InvalidImage"),
+        (photos.ASTRONAUT.read_bytes()[:5000], {}, "InvalidImage"),
+        (b"\xff\xd8" + b"\0" * (6 * 1024 * 1024), {}, "InvalidImageSize"),
+        (photos.ASTRONAUT.read_bytes(), {"features": "detect,mindreading"}, "BadArgument"),
+        (photos.ASTRONAUT.read_bytes(), {"features": "identify"}, "BadArgument"),
+        (photos.ASTRONAUT.read_bytes(), {"capturecontext": "satellite"}, "BadArgument"),
+        (photos.ASTRONAUT.read_bytes(), {"galleryid": "no-such-gallery"}, "NotFound"),
+    ],
+)
+def test_bad_uploads_fail_finally(customer, data, metadata, code):
+    name = upload(customer, data, **metadata)
+    uploads.process_upload(name)  # returns normally: no retry for a final failure
+    result, _ = result_of(name)
+    assert (result["status"], result["error"]["code"]) == ("failed", code)
+    assert "faces" not in result
+
+
+def test_identify_against_a_gallery(customer):
+    from shared.policy import context_from, get_customer
+    from shared.service import galleries
+
+    who = get_customer(customer)
+    context = context_from(capture="photo", channel="http", request_id="t")
+    galleries.create_gallery(who, context, "crew", {"name": "Crew"})
+    person = galleries.create_person(who, context, "crew", {"name": "Eileen"})["personId"]
+    galleries.add_face(who, context, "crew", person, photos.ASTRONAUT.read_bytes(), None)
+    image = photos.encode(photos.composite((300, 260)), "JPEG")
+    name = upload(customer, image, galleryid="crew", capturecontext="photo")
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["status"] == "succeeded", result
+    found = sorted([c["personId"] for c in r["candidates"]] for r in result["identify"]["results"])
+    assert found == [[], [person]]  # the astronaut is found; Grace Hopper is not enrolled
+
+
+def test_poison_message_leaves_a_failed_result_and_a_record(customer):
+    name = upload(customer, photos.ASTRONAUT.read_bytes())
+    etag = (
+        clients.blob_service()
+        .get_blob_client(names.UPLOADS, name.split("/", 1)[1])
+        .get_blob_properties()
+        .etag
+    )
+    message = {
+        "FunctionId": "Host.Functions.process_upload",
+        "BlobType": "BlockBlob",
+        "ContainerName": "uploads",
+        "BlobName": name.split("/", 1)[1],
+        "ETag": etag,
+    }
+    body = uploads.record_poison(message)
+    assert body["error"]["code"] == "ProcessingFailed"
+    result, _ = result_of(name)
+    assert result["error"]["code"] == "ProcessingFailed"
+    rows = list(
+        clients.table_service()
+        .get_table_client(names.POISON)
+        .query_entities("PartitionKey eq @pk", parameters={"pk": customer})
+    )
+    assert [r["blobName"] for r in rows] == [name.split("/", 1)[1]]
+    assert upload_exists(name)  # kept, so it can be processed again
+    assert uploads.record_poison({**message, "ContainerName": "elsewhere"}) is None
+
+
+def test_blob_names_are_parsed_strictly():
+    assert uploads.parse_blob_name("uploads/acme/a/b.jpg") == uploads.UploadRef("acme", "a/b.jpg")
+    assert uploads.parse_blob_name("acme/x.png") == uploads.UploadRef("acme", "x.png")
+    for bad in ("uploads/", "uploads/acme", "acme/", ""):
+        with pytest.raises(BadArgument):
+            uploads.parse_blob_name(bad)
