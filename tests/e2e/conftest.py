@@ -66,8 +66,10 @@ def error_code(response: requests.Response) -> str:
     return response.json()["error"]["code"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app(azurite, tmp_path_factory) -> Iterator[AppHost]:
+    """The app for one test module: stopped at its end, so no dev host outlives its tests
+    (a running host would also process other modules' uploads)."""
     host = AppHost(tmp_path_factory.mktemp("app"), app_env(azurite.connection_string))
     host.start()
     yield host
@@ -79,19 +81,19 @@ def _tenant(app: AppHost, prefix: str, **fields: Any) -> Client:
     return Client(app.url, seeded["key"], seeded["customerId"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def acme(app) -> Client:
     """An active commercial customer approved for everything, with a declared purpose."""
     return _tenant(app, "acme", actions=ALL_ACTIONS, purposes=(PURPOSE,))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def globex(app) -> Client:
     """Another such customer: it must never see acme's data."""
     return _tenant(app, "globex", actions=ALL_ACTIONS, purposes=(PURPOSE,))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def us_police(app) -> Client:
     return _tenant(
         app, "uspd", sector="law_enforcement", country="US", actions=ALL_ACTIONS,
@@ -99,7 +101,7 @@ def us_police(app) -> Client:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def workplace(app) -> Client:
     return _tenant(
         app, "office", sector="workplace", country="DE", actions=ALL_ACTIONS,
@@ -107,6 +109,6 @@ def workplace(app) -> Client:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def anonymous(app) -> Client:
     return Client(app.url, None)
