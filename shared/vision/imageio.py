@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 from dataclasses import dataclass
 
@@ -80,21 +81,23 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
     """(width, height) read from the header without decoding, or None if not found.
 
     Deliberately independent of Pillow so that bomb-sized canvases are refused before
-    any decoder runs; Pillow's own header parse is checked again afterwards.
+    any decoder runs; Pillow's own header parse is checked again afterwards. Where
+    Pillow reads past the first header (a GIF canvas grown to hold the first frame, the
+    last IHDR before IDAT, the last SOFn before the scan) the largest size is taken.
     """
     try:
         if fmt == "PNG":
-            if data[12:16] != b"IHDR":
-                return None
-            return struct.unpack(">II", data[16:24])
+            return _png_size(data)
         if fmt == "GIF":
-            return struct.unpack("<HH", data[6:10])
+            return _gif_size(data)
         if fmt == "BMP":
             header_size = struct.unpack("<I", data[14:18])[0]
             if header_size == 12:  # OS/2 BITMAPCOREHEADER
                 return struct.unpack("<HH", data[18:22])
-            width, height = struct.unpack("<ii", data[18:26])
-            return abs(width), abs(height)
+            # Pillow reads the width unsigned and a negative height as top-down rows
+            width = struct.unpack("<I", data[18:22])[0]
+            height = struct.unpack("<i", data[22:26])[0]
+            return width, abs(height)
         if fmt == "WEBP":
             return _webp_size(data)
         if fmt == "JPEG":
@@ -102,6 +105,53 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
     except struct.error:
         return None
     return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """IHDR's size; Pillow applies every IHDR before IDAT, so the largest of them."""
+    if data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    pos = 33  # signature + the first IHDR chunk
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            break
+        if kind == b"IHDR":
+            w, h = struct.unpack(">II", data[pos + 8 : pos + 16])
+            width, height = max(width, w), max(height, h)
+        pos += 12 + length
+    return width, height
+
+
+_GIF_BLOCK = re.compile(rb"[\x21\x2c\x3b]")
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    """The logical screen, grown to hold the first frame, walking the blocks as Pillow does
+    (extensions skipped by their sub-blocks, unknown bytes one at a time)."""
+    width, height = struct.unpack("<HH", data[6:10])
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    end = len(data)
+    while pos < end:
+        block = data[pos]
+        if block == 0x3B:  # trailer: no frame
+            break
+        if block == 0x21:  # extension: label, then sub-blocks up to an empty one
+            pos += 2
+            while pos < end and data[pos]:
+                pos += data[pos] + 1
+            pos += 1
+            continue
+        if block == 0x2C:  # the first image descriptor
+            left, top, w, h = struct.unpack("<HHHH", data[pos + 1 : pos + 9])
+            return max(width, left + w), max(height, top + h)
+        found = _GIF_BLOCK.search(data, pos + 1)  # Pillow skips unknown bytes one by one
+        if found is None:
+            break
+        pos = found.start()
+    return width, height
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:
@@ -123,26 +173,30 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """Walk the JPEG marker segments up to the first SOFn and read its dimensions."""
+    """Walk the marker segments up to the scan; the largest size any SOFn declares
+    (Pillow applies every SOFn before the scan, so the last one wins there)."""
     pos, end = 2, len(data)
-    while pos + 4 <= end:
+    width = height = -1
+    while pos + 2 <= end:
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # standalone markers
+        if marker in (0x00, 0x01, 0xD8, *range(0xD0, 0xD8)):  # standalone markers
             pos += 2
             continue
+        if marker in (0xD9, 0xDA) or pos + 4 > end:  # end of image, start of scan
+            break
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         if marker in _SOF_MARKERS:
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
+            h, w = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            width, height = max(width, w), max(height, h)
         if length < 2:
             return None
         pos += 2 + length
-    return None
+    return (width, height) if width >= 0 else None
 
 
 @dataclass(frozen=True)
