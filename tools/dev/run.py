@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 
+from shared.storage import provision
 from tools.dev.azurite import ROOT, Azurite, port_open
 
 APP_PORT = 7071
@@ -99,7 +100,15 @@ def _print_usage(health: dict, demo: dict | None) -> None:
     print("Ctrl-C stops the app and Azurite.")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and SIGTERM both stop everything this started (also when started from a
+    # non-interactive shell, where SIGINT would otherwise be ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = _local_settings()
     env = {**os.environ, **settings}
     azurite: Azurite | None = None
@@ -114,6 +123,7 @@ def main() -> int:
             azurite.start()
             print("Azurite started (data in .azurite/, log in .azurite/azurite.log)")
         os.environ.update(settings)
+        provision.ensure_storage()  # containers, tables and queues, as Bicep creates in Azure
         app = _start_app(env)
         health = _wait_for_health(app)
         _print_usage(health, _seed_demo_customer())
