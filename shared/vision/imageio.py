@@ -102,7 +102,7 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
             return _webp_size(data)
         if fmt == "JPEG":
             return _jpeg_size(data)
-    except struct.error:
+    except (struct.error, IndexError):  # a header cut short
         return None
     return None
 

@@ -17,7 +17,7 @@ from unittest import mock
 
 import pytest
 
-from shared.errors import InvalidImageSize
+from shared.errors import InvalidImage, InvalidImageSize
 from shared.vision import imageio
 from tests.data.hostile import formats as f
 
@@ -100,6 +100,7 @@ def test_truncated_headers_are_corrupt_not_crashes() -> None:
     for data in (
         _png_second_ihdr()[:40],
         _gif_frame_beyond_screen()[:20],
+        _gif_frame_beyond_screen()[:10],  # no packed-fields byte (found by the fuzzer)
         _jpeg_second_sof()[:30],
         struct.pack("<2s", b"BM") + b"\0" * 10,
     ):
@@ -107,3 +108,5 @@ def test_truncated_headers_are_corrupt_not_crashes() -> None:
         assert fmt is not None
         size = imageio.declared_size(data, fmt)
         assert size is None or all(isinstance(v, int) and v >= 0 for v in size)
+        with pytest.raises(InvalidImage):
+            imageio.decode(data)
