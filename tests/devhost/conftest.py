@@ -54,6 +54,15 @@ def records(kind: str, name: str) -> list[str]:
     return [b.name for b in container.list_blobs(name_starts_with=f"{kind}/{name}/")]
 
 
+def record_details(kind: str, name: str) -> list[dict]:
+    """The JSON the sample functions recorded for ``kind/name``, one dict per call."""
+    container = clients.blob_service().get_container_client("devhost-records")
+    return [
+        json.loads(container.get_blob_client(blob).download_blob().readall())
+        for blob in records(kind, name)
+    ]
+
+
 @dataclass
 class RunningHost:
     process: subprocess.Popen
@@ -117,7 +126,8 @@ def start_devhost(
         args = [
             sys.executable, "-m", "tools.devhost", "--port", "0", "--app", app,
             "--host-json", str(HERE / host_json), "--state", str(state),  # absolute stays
-            "--poll-interval", "0.3", "--retry-delay", "0.1", "--settings", "", *extra,
+            "--poll-interval", "0.3", "--retry-delay", "0.1", "--queue-poll-interval", "0.3",
+            "--settings", "", *extra,
         ]  # fmt: skip
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
@@ -149,7 +159,17 @@ def start_devhost(
 
 @pytest.fixture(scope="module")
 def sample_host(start_devhost) -> Iterator[RunningHost]:
-    """The sample app; EventGrid-source triggers run from webhook events only, as in Azure."""
-    host = start_devhost("tests.devhost.sample_app:app", "host.json", "--no-eventgrid-polling")
+    """The sample app; EventGrid-source triggers run from webhook events only, as in Azure.
+
+    Queue messages are leased for 2 s (instead of the host's 10 minutes) so lease renewal
+    is exercised by a function that runs longer than that.
+    """
+    host = start_devhost(
+        "tests.devhost.sample_app:app",
+        "host.json",
+        "--no-eventgrid-polling",
+        "--queue-lease-seconds",
+        "2",
+    )
     yield host
     assert host.stop() == 0

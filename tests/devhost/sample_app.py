@@ -1,6 +1,6 @@
 """A small FunctionApp that exercises every trigger the dev host runs (tests only).
 
-Blob and timer functions record each invocation as a blob under
+Blob, queue and timer functions record each invocation as a blob under
 ``devhost-records/`` (one blob per call) so the tests can count calls.
 """
 
@@ -22,10 +22,11 @@ RECORDS = "devhost-records"
 _barrier = threading.Barrier(4)
 
 
-def record(kind: str, name: str) -> None:
-    """One blob per invocation: ``devhost-records/{kind}/{name}/{uuid}``."""
+def record(kind: str, name: str, details: dict | None = None) -> None:
+    """One blob per invocation: ``devhost-records/{kind}/{name}/{uuid}`` (JSON ``details``)."""
     blob = f"{kind}/{name}/{uuid.uuid4()}"
-    clients.blob_service().get_blob_client(RECORDS, blob).upload_blob(b"")
+    data = json.dumps(details).encode() if details is not None else b""
+    clients.blob_service().get_blob_client(RECORDS, blob).upload_blob(data)
 
 
 @app.route(route="echo/{id:int}", methods=["GET", "POST"])
@@ -153,3 +154,58 @@ def from_events(blob: func.InputStream) -> None:
 @app.timer_trigger(schedule="*/2 * * * * *", arg_name="timer", run_on_startup=True)
 def tick(timer: func.TimerRequest) -> None:
     record("tick", "past-due" if timer.past_due else "on-time")
+
+
+@app.function_name("QueueEcho")
+@app.queue_trigger(arg_name="msg", queue_name="devhost-q-echo", connection="FACEGATE_STORAGE")
+@app.queue_output(arg_name="out", queue_name="devhost-q-out", connection="FACEGATE_STORAGE")
+async def queue_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
+    """Records what the message looked like and sends its body upper-cased to devhost-q-out."""
+    await asyncio.sleep(0)
+    body = msg.get_body().decode()
+    stamps = {
+        "insertion_time": msg.insertion_time,
+        "expiration_time": msg.expiration_time,
+        "time_next_visible": msg.time_next_visible,
+    }
+    record(
+        "queue-echo",
+        body,
+        {
+            "id": msg.id,
+            "body": body,
+            "dequeue_count": msg.dequeue_count,
+            "pop_receipt": bool(msg.pop_receipt),
+            **{k: v.isoformat() if v else None for k, v in stamps.items()},
+        },
+    )
+    out.set(body.upper())
+
+
+@app.function_name("QueueFickle")
+@app.queue_trigger(arg_name="msg", queue_name="devhost-q-fickle", connection="FACEGATE_STORAGE")
+def queue_fickle(msg: str) -> None:
+    """Gets the body as ``str``; fails on every message that starts with ``bad``."""
+    record("queue-fickle", msg)
+    if msg.startswith("bad"):
+        raise ValueError("this message is refused on purpose")
+
+
+@app.function_name("QueueSlow")
+@app.queue_trigger(arg_name="msg", queue_name="devhost-q-slow", connection="FACEGATE_STORAGE")
+def queue_slow(msg: func.QueueMessage) -> None:
+    """Runs longer than the test host's message lease (2 s): the lease must be renewed."""
+    name = msg.get_body().decode()
+    record("queue-slow-started", name, {"dequeue_count": msg.dequeue_count})
+    threading.Event().wait(3.5)
+    record("queue-slow-finished", name)
+
+
+@app.function_name("BlobPoisonReader")
+@app.queue_trigger(
+    arg_name="msg", queue_name="webjobs-blobtrigger-poison", connection="FACEGATE_STORAGE"
+)
+def blob_poison_reader(msg: func.QueueMessage) -> None:
+    """Gets the host's poison message for a blob that failed every try (like FaceGate's)."""
+    body = json.loads(msg.get_body())
+    record("blob-poison", body["BlobName"], body)

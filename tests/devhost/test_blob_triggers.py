@@ -11,7 +11,7 @@ import requests
 from azure.storage.blob import ContentSettings
 
 from shared.storage import clients
-from tests.devhost.conftest import MASTER_KEY, records, wait_until
+from tests.devhost.conftest import MASTER_KEY, record_details, records, wait_until
 from tools.devhost.receipts import HOSTS_CONTAINER, Receipt
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
@@ -69,15 +69,14 @@ def test_a_new_version_of_a_blob_is_processed_again(sample_host):
 
 
 def test_a_poison_blob_gets_five_tries_and_a_poison_message_and_blocks_nothing(sample_host):
+    """End to end: poison blob -> the host's poison message -> a queue-triggered function."""
     tag = uuid.uuid4().hex[:8]
     bad, good = f"bad-{tag}.txt", f"good-{tag}.txt"
     etag = _blob("devhost-picky", bad).upload_blob(b"refused")["etag"].strip('"')
     _blob("devhost-picky", good).upload_blob(b"fine")
     wait_until(lambda: records("picky", good), "the next blob to be processed")
-    message = wait_until(
-        lambda: next((m for m in _poison_messages() if m["BlobName"] == bad), None),
-        "the poison message",
-    )
+    # BlobPoisonReader, triggered by webjobs-blobtrigger-poison, records the message it got
+    (message,) = wait_until(lambda: record_details("blob-poison", bad), "the poison message")
     assert message == {
         "Type": "BlobTrigger",
         "FunctionId": "Host.Functions.Picky",
@@ -100,6 +99,8 @@ def test_a_poison_blob_gets_five_tries_and_a_poison_message_and_blocks_nothing(s
     assert receipt == Receipt(completed=True, attempts=5, poisoned=True)
     time.sleep(1.0)  # a few more scan periods: the poisoned version must not be tried again
     assert len(records("picky", bad)) == 5
+    assert len(records("blob-poison", bad)) == 1  # the message was delivered once, and deleted
+    assert all(m["BlobName"] != bad for m in _poison_messages())
     assert "failed 5 times" in sample_host.log()
 
 

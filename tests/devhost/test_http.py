@@ -200,4 +200,8 @@ def test_the_real_function_app_is_served(start_devhost):
     response = host.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+    banner = host.log()
+    assert "queueTrigger webjobs-blobtrigger-poison" in banner  # upload_poison is polled
+    assert "blobTrigger uploads/{customer}/{name}" in banner
+    assert "not loaded" not in banner and "not started" not in banner
     assert host.stop() == 0

@@ -18,7 +18,7 @@ from tools.devhost.timers import TimerRunner
 
 
 class _Host:
-    """What TimerRunner needs from the dev host: run() and a tracker."""
+    """What TimerRunner needs from the dev host: invoke() and a tracker."""
 
     host_id = "timer-tests"
 
@@ -30,9 +30,11 @@ class _Host:
     def track(self):
         yield
 
-    def run(self, spec: FunctionSpec, kwargs: dict[str, Any], detail: str) -> tuple[bool, None]:
+    def invoke(
+        self, spec: FunctionSpec, kwargs: dict[str, Any], binding_data: dict, detail: str
+    ) -> tuple[bool, None, dict]:
         self.calls.append(kwargs["timer"])
-        return True, None
+        return True, None, {}
 
 
 def _spec(name: str, schedule: str, run_on_startup: bool = False, monitor: bool | None = None):

@@ -1,19 +1,35 @@
-"""The dev host's pieces without a server: routes, blob paths, NCRONTAB, indexing, events."""
+"""The dev host's pieces without a server: routes, blob paths, NCRONTAB, indexing, queues."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import azure.functions as func
 import pytest
 
+from tools.dev.azurite import ROOT
 from tools.devhost import eventgrid, hostconfig, ncrontab
 from tools.devhost.blobpath import BlobPathError, BlobPathPattern, fill
+from tools.devhost.blobtrigger import POISON_QUEUE
 from tools.devhost.functions import app_functions, index
 from tools.devhost.keys import Keys
+from tools.devhost.queuemessage import (
+    MessageDecodeError,
+    QueueNameError,
+    decode_body,
+    encode_body,
+    normalize_queue_name,
+    output_bodies,
+    poison_queue_name,
+    trigger_value,
+)
+from tools.devhost.queuemessage import binding_data as queue_binding_data
+from tools.devhost.queuetrigger import Backoff
 from tools.devhost.routing import RouteError, RouteTable, compile_route
 
 
@@ -159,16 +175,108 @@ def test_index_follows_the_worker_rules(tmp_path):
     def queued(msg: func.QueueMessage) -> None:
         pass
 
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
+    @app.queue_output(arg_name="out", queue_name="o", connection="X")
+    def untyped(msg: str, out: func.Out[list[str]]) -> None:  # str: the generic binding
+        pass
+
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
+    def wrong_queue_type(msg: int) -> None:
+        pass
+
+    @app.event_hub_message_trigger(arg_name="event", event_hub_name="h", connection="X")
+    def hub(event: func.EventHubEvent) -> None:
+        pass
+
     specs, errors = index(app, tmp_path)
-    assert [s.name for s in specs] == ["ok"]
+    assert [s.name for s in specs] == ["ok", "queued", "untyped"]
     assert specs[0].takes_context
     text = "\n".join(errors)
     assert "extra: the following parameters are declared in Python but not in function.json" in text
     assert "wrong_type: type of blob binding" in text
-    assert "queued: trigger 'queueTrigger' is not supported" in text
+    assert "wrong_queue_type: type of msg binding" in text
+    assert "hub: trigger 'eventHubTrigger' is not supported" in text
     again, _ = index(app, tmp_path)  # get_functions() ran once; the cache answers
-    assert [s.name for s in again] == ["ok"]
+    assert [s.name for s in again] == ["ok", "queued", "untyped"]
     assert app_functions(app) is app_functions(app)
+
+
+def test_the_real_app_indexes_with_every_function_kind_recognised():
+    from function_app import app
+
+    specs, errors = index(app, ROOT)
+    assert errors == []
+    kinds = {s.name: s.trigger_type for s in specs}
+    assert set(kinds.values()) == {"httpTrigger", "blobTrigger", "queueTrigger", "timerTrigger"}
+    assert kinds["health"] == "httpTrigger"
+    assert kinds["process_upload"] == "blobTrigger"
+    assert kinds["upload_poison"] == "queueTrigger"
+    assert kinds["purge_faceids"] == "timerTrigger"
+    poison = next(s for s in specs if s.name == "upload_poison").trigger
+    assert (poison["queueName"], poison["connection"]) == (POISON_QUEUE, "FACEGATE_STORAGE")
+
+
+# -- queues ------------------------------------------------------------------------------
+def test_queue_names_and_their_poison_queues():
+    assert normalize_queue_name("Uploads-Done") == "uploads-done"  # the host lowercases
+    for bad in ("ab", "a--b", "-ab", "ab-", "a_b", "a" * 64):
+        with pytest.raises(QueueNameError):
+            normalize_queue_name(bad)
+    assert poison_queue_name("work") == "work-poison"
+    assert poison_queue_name(POISON_QUEUE) is None  # a poison queue has no poison queue
+    assert poison_queue_name("a" * 57) is None  # "-poison" would make it too long
+    assert poison_queue_name("a" * 56) == "a" * 56 + "-poison"
+
+
+def test_message_encoding_round_trip_and_bad_base64():
+    assert encode_body("héllo", "base64") == base64.b64encode("héllo".encode()).decode()
+    assert decode_body(encode_body(b"\x00\xff", "base64"), "base64") == b"\x00\xff"
+    assert encode_body("plain", "none") == "plain"
+    assert decode_body("plain", "none") == b"plain"
+    with pytest.raises(MessageDecodeError):
+        decode_body("not base64!", "base64")
+
+
+def test_queue_message_is_built_by_the_library_converter():
+    stamp = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    sdk = SimpleNamespace(
+        id="m1",
+        dequeue_count=3,
+        pop_receipt="pr",
+        inserted_on=stamp,
+        expires_on=stamp + timedelta(days=7),
+        next_visible_on=stamp + timedelta(minutes=10),
+    )
+    body = b'{"ContainerName": "uploads", "BlobName": "c1/a.png", "ETag": "0x1"}'
+    message = trigger_value(sdk, body, func.QueueMessage)
+    assert isinstance(message, func.QueueMessage)
+    assert (message.id, message.dequeue_count, message.pop_receipt) == ("m1", 3, "pr")
+    assert message.get_body() == body
+    assert message.get_json()["BlobName"] == "c1/a.png"
+    assert message.insertion_time == stamp
+    assert message.expiration_time == stamp + timedelta(days=7)
+    assert message.time_next_visible == stamp + timedelta(minutes=10)
+    assert trigger_value(sdk, body, str) == body.decode()
+    assert trigger_value(sdk, body, bytes) == body
+    data = queue_binding_data(sdk, body)
+    assert data["BlobName"] == "c1/a.png" and data["QueueTrigger"] == body.decode()
+    assert fill("results/{BlobName}.json", data) == "results/c1/a.png.json"
+
+
+def test_queue_output_values_like_the_worker_encodes_them():
+    assert output_bodies("one") == ["one"]
+    assert output_bodies(b"raw") == [b"raw"]
+    assert output_bodies(["a", "b"]) == ["a", "b"]
+    assert output_bodies(func.QueueMessage(body="m")) == ["m"]
+
+
+def test_queue_polling_backs_off_to_the_maximum_and_resets_on_a_hit():
+    backoff = Backoff(maximum=2.0)
+    delays = [backoff.next(False) for _ in range(8)]
+    assert all(0.1 <= d <= 2.0 for d in delays)
+    assert delays[-1] == 2.0
+    assert backoff.next(True) == pytest.approx(0.1)
+    assert backoff.next(False) < 0.5
 
 
 # -- host.json, keys, Event Grid ---------------------------------------------------------
@@ -182,7 +290,14 @@ def test_host_json_settings(tmp_path: Path, monkeypatch):
                 "extensions": {
                     "http": {"routePrefix": ""},
                     "blobs": {"maxDegreeOfParallelism": 3, "poisonBlobThreshold": 2},
-                    "queues": {"messageEncoding": "none"},
+                    "queues": {
+                        "messageEncoding": "none",
+                        "batchSize": 4,
+                        "newBatchThreshold": 1,
+                        "maxPollingInterval": 500,  # 1.x style: milliseconds
+                        "visibilityTimeout": "00:00:30",
+                        "maxDequeueCount": 2,
+                    },
                 },
             }
         )
@@ -194,12 +309,24 @@ def test_host_json_settings(tmp_path: Path, monkeypatch):
         2,
     )
     assert config.queue_message_encoding == "none"
+    assert (config.queue_batch_size, config.queue_new_batch_threshold) == (4, 1)
+    assert config.queue_max_polling_interval == 0.5
+    assert config.queue_visibility_timeout == 30
+    assert config.queue_max_dequeue_count == 2
     assert config.function_timeout_seconds == 600
     assert config.body_limit == 1234
     monkeypatch.delenv(hostconfig.BODY_LIMIT_SETTING)
     defaults = hostconfig.load(tmp_path / "missing.json")
     assert defaults.route_prefix == "api" and defaults.poison_blob_threshold == 5
     assert defaults.body_limit == 100 * 1024 * 1024
+    assert (defaults.queue_batch_size, defaults.queue_max_dequeue_count) == (16, 5)
+    assert defaults.queue_new_batch_threshold == 8 * (os.cpu_count() or 1)
+    assert defaults.queue_max_polling_interval is None  # the dev host then polls like func start
+    assert defaults.queue_visibility_timeout == 0 and defaults.queue_message_encoding == "base64"
+    for wrong in ({"batchSize": 33}, {"maxDequeueCount": 0}, {"maxPollingInterval": "00:00:00"}):
+        path.write_text(json.dumps({"extensions": {"queues": wrong}}))
+        with pytest.raises(ValueError):
+            hostconfig.load(path)
 
 
 def test_keys_by_auth_level():

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from tools.devhost.host import DevHost, Options
+from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +32,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--no-eventgrid-polling",
         action="store_true",
         help="EventGrid-source blob triggers run only from webhook events, as in Azure",
+    )
+    parser.add_argument(
+        "--queue-poll-interval",
+        type=float,
+        default=None,
+        help="longest wait between queue polls (s); default: host.json "
+        "extensions.queues.maxPollingInterval, else 2 s as `func start`",
+    )
+    parser.add_argument(
+        "--queue-lease-seconds",
+        type=float,
+        default=DEFAULT_LEASE_SECONDS,
+        help="how long a received message stays invisible while its function runs "
+        "(renewed at half time); a message of a killed host reappears after it",
     )
     parser.add_argument("--shutdown-timeout", type=float, default=30.0)
     parser.add_argument("--host-id", default=None, help="receipt namespace (default: derived)")
@@ -63,6 +78,11 @@ def _banner(host: DevHost) -> None:
                 f"    webhook: POST {base}/runtime/webhooks/blobs?"
                 f"functionName={runner.spec.function_id}&code=<master key>"
             )
+    for name, queue in host.queue_runners.items():
+        poison = f"poison: {queue.poison_name}" if queue.poison_name else "no poison queue"
+        lines.append(
+            f"  {name}: queueTrigger {queue.queue_name} (connection {queue.connection}, {poison})"
+        )
     for timer in host.timers:
         lines.append(f"  {timer.spec.name}: timerTrigger '{timer.expression}'")
     lines.append(f"Function key (x-functions-key or ?code=): {host.keys.function}")
@@ -101,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         retry_delay=args.retry_delay,
         lease_seconds=args.lease_seconds,
         eventgrid_polling=not args.no_eventgrid_polling,
+        queue_lease_seconds=args.queue_lease_seconds,
+        queue_poll_interval=args.queue_poll_interval,
         shutdown_timeout=args.shutdown_timeout,
         state_dir=args.state,
         host_id=args.host_id,

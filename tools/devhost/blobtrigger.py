@@ -31,7 +31,7 @@ from azure.functions import meta
 
 from tools.devhost import storage
 from tools.devhost.blobpath import BlobPathPattern
-from tools.devhost.functions import FunctionSpec, Out
+from tools.devhost.functions import FunctionSpec
 from tools.devhost.receipts import Receipt, ReceiptStore
 
 if TYPE_CHECKING:
@@ -286,25 +286,12 @@ class BlobTriggerRunner:
         }
         converter = meta.get_binding_registry().get("blobTrigger")
         trigger_name = spec.trigger["name"]
-        kwargs: dict[str, Any] = {
-            trigger_name: as_annotated(
-                converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
-                spec.annotation(trigger_name),
-            )
-        }
-        kwargs.update(self.host.blob_inputs(spec, binding_data))
-        outputs = {
-            b["name"]: Out() for b in spec.bindings_of("blob", "OUT") if b["name"] != "$return"
-        }
-        kwargs.update(outputs)
+        blob = as_annotated(
+            converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
+            spec.annotation(trigger_name),
+        )
         detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
-        ok, result = self.host.run(spec, kwargs, detail)
-        if ok:
-            try:
-                self.host.write_blob_outputs(spec, outputs, result, binding_data)
-            except Exception:
-                log.exception("%s: writing the output bindings failed", spec.name)
-                return False
+        ok, _result, _outputs = self.host.invoke(spec, {trigger_name: blob}, binding_data, detail)
         return ok
 
     def _poison(self, key: BlobKey, attempts: int) -> None:
@@ -325,6 +312,7 @@ class BlobTriggerRunner:
         if self.host.config.queue_message_encoding == "base64":
             message = base64.b64encode(message.encode()).decode()
         queue.send_message(message)
+        self.host.notify_queue(self.connection, POISON_QUEUE)
         log.error(
             "%s: blob '%s/%s' (ETag %s) failed %d times; a message was put on queue '%s' "
             "and the blob will not be tried again",

@@ -26,8 +26,8 @@ from azure.functions import meta
 
 log = logging.getLogger("devhost.functions")
 
-SUPPORTED_TRIGGERS = ("httpTrigger", "blobTrigger", "timerTrigger")
-SUPPORTED_BINDINGS = ("http", "blob")
+SUPPORTED_TRIGGERS = ("httpTrigger", "blobTrigger", "timerTrigger", "queueTrigger")
+SUPPORTED_BINDINGS = ("http", "blob", "queue")
 
 # FunctionApp.get_functions() may be called only once per app (azure-functions 1.26).
 _indexed: dict[int, list[func.Function]] = {}
@@ -159,13 +159,16 @@ def _spec(
 
 
 def _check_annotation(converter: Any, pytype: Any, out: bool) -> bool:
+    # like the worker: a str/bytes parameter uses the generic binding, whatever the type
     if out:
         inner = getattr(pytype, "__args__", None)
         if getattr(pytype, "__origin__", None) is not func.Out or not inner:
             return False
         pytype = inner[0]
+        if pytype in (str, bytes):
+            return True
         return not isinstance(pytype, type) or converter.check_output_type_annotation(pytype)
-    if not isinstance(pytype, type):
+    if not isinstance(pytype, type) or pytype in (str, bytes):
         return True
     return converter.check_input_type_annotation(pytype)
 

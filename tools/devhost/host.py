@@ -1,4 +1,4 @@
-"""The dev host: indexes the app, then runs its HTTP server, blob scanners and timers."""
+"""The dev host: indexes the app, then serves HTTP and runs blob, queue and timer triggers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions import meta
 
 from tools.devhost import eventgrid, hostconfig, storage
@@ -31,6 +31,8 @@ from tools.devhost.functions import (
 )
 from tools.devhost.httpserver import DevHostServer, response_parts
 from tools.devhost.keys import Keys
+from tools.devhost.queuemessage import encode_body, normalize_queue_name, output_bodies
+from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS, QueueTriggerRunner
 from tools.devhost.receipts import ReceiptStore
 from tools.devhost.routing import RouteTable, compile_route
 from tools.devhost.timers import TimerRunner
@@ -76,6 +78,8 @@ class Options:
     retry_delay: float = 1.0
     lease_seconds: int = 15
     eventgrid_polling: bool = True
+    queue_lease_seconds: float = DEFAULT_LEASE_SECONDS
+    queue_poll_interval: float | None = None  # overrides host.json maxPollingInterval
     shutdown_timeout: float = 30.0
     state_dir: Path = Path(".devhost")
     host_id: str | None = None
@@ -116,6 +120,7 @@ class DevHost:
             log.error("function not loaded: %s", error)
         self.routes: RouteTable[FunctionSpec] = RouteTable()
         self.blob_runners: dict[str, BlobTriggerRunner] = {}
+        self.queue_runners: dict[str, QueueTriggerRunner] = {}
         self.timers: list[TimerRunner] = []
         self._receipts: ReceiptStore | None = None
         self._server: DevHostServer | None = None
@@ -158,6 +163,14 @@ class DevHost:
                 self.options.retry_delay,
                 poll,
             )
+        elif kind == "queueTrigger":
+            connection = spec.trigger.get("connection") or HOST_STORAGE
+            spec.trigger["connection"] = connection
+            if not _connection_configured(connection):
+                raise RuntimeError(f"the storage connection setting {connection!r} is not set")
+            self.queue_runners[spec.name] = QueueTriggerRunner(
+                self, spec, self.options.queue_lease_seconds, self.options.queue_poll_interval
+            )
         elif kind == "timerTrigger":
             store = (
                 storage.blob_service(HOST_STORAGE) if _connection_configured(HOST_STORAGE) else None
@@ -166,6 +179,13 @@ class DevHost:
 
     def function_names(self) -> list[str]:
         return sorted(s.name for s in self.specs)
+
+    def function_triggers(self) -> dict[str, str]:
+        """Function name -> trigger type, for every function that was started."""
+        started = {route.target.name for route in self.routes}
+        started |= set(self.blob_runners) | set(self.queue_runners)
+        started |= {timer.spec.name for timer in self.timers}
+        return {s.name: s.trigger_type for s in self.specs if s.name in started}
 
     # -- invoking ------------------------------------------------------------------------
     def run(self, spec: FunctionSpec, kwargs: dict[str, Any], detail: str) -> tuple[bool, Any]:
@@ -201,11 +221,12 @@ class DevHost:
             self._outstanding += 1
         try:
             with self._request_slots, self.tracker.track():
-                kwargs = {spec.trigger["name"]: request}
-                kwargs.update(self.blob_inputs(spec, dict(request.route_params)))
-                outputs = self._out_params(spec)
-                kwargs.update(outputs)
-                ok, result = self.run(spec, kwargs, f"{request.method} {request.url.split('?')[0]}")
+                ok, result, outputs = self.invoke(
+                    spec,
+                    {spec.trigger["name"]: request},
+                    dict(request.route_params),
+                    f"{request.method} {request.url.split('?')[0]}",
+                )
             if not ok:
                 body = json.dumps(
                     {"error": {"code": "InternalServerError", "message": "The function failed."}}
@@ -216,7 +237,6 @@ class DevHost:
             )
             if http_out is not None:
                 result = outputs[http_out["name"]].get()
-            self.write_blob_outputs(spec, outputs, result, dict(request.route_params))
             return response_parts(result)
         except Exception:
             log.exception("Functions.%s: the response could not be built", spec.name)
@@ -228,13 +248,39 @@ class DevHost:
             with self._outstanding_lock:
                 self._outstanding -= 1
 
-    def _out_params(self, spec: FunctionSpec) -> dict[str, Any]:
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        trigger_kwargs: dict[str, Any],
+        binding_data: dict[str, Any],
+        detail: str,
+    ) -> tuple[bool, Any, dict[str, Out]]:
+        """Read input bindings, run the function, write its output bindings (any failure: not ok).
+
+        Returns (ok, return value, the ``func.Out`` objects by parameter name).
+        """
+        outputs = self._out_params(spec)
+        try:
+            inputs = self.blob_inputs(spec, binding_data)
+        except Exception:
+            log.exception("Functions.%s: reading the input bindings failed", spec.name)
+            return False, None, outputs
+        ok, result = self.run(spec, {**trigger_kwargs, **inputs, **outputs}, detail)
+        if ok:
+            try:
+                self.write_outputs(spec, outputs, result, binding_data)
+            except Exception:
+                log.exception("Functions.%s: writing the output bindings failed", spec.name)
+                ok = False
+        return ok, result, outputs
+
+    def _out_params(self, spec: FunctionSpec) -> dict[str, Out]:
         return {
             b["name"]: Out()
             for b in spec.bindings
             if str(b.get("direction", "")).upper() == "OUT"
             and b["name"] != "$return"
-            and b["type"] in ("blob", "http")
+            and b["type"] in ("blob", "http", "queue")
         }
 
     def blob_inputs(self, spec: FunctionSpec, binding_data: dict[str, Any]) -> dict[str, Any]:
@@ -261,12 +307,12 @@ class DevHost:
             values[binding["name"]] = as_annotated(stream, spec.annotation(binding["name"]))
         return values
 
-    def write_blob_outputs(
-        self, spec: FunctionSpec, outputs: dict[str, Any], result: Any, binding_data: dict[str, Any]
-    ) -> None:
-        """Upload every blob output the function set (and a ``$return`` blob output)."""
-        converter = meta.get_binding_registry().get("blob")
-        for binding in spec.bindings_of("blob", "OUT"):
+    @staticmethod
+    def _output_values(
+        spec: FunctionSpec, kind: str, outputs: dict[str, Out], result: Any
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(binding, value) for every ``kind`` output the function set, ``$return`` included."""
+        for binding in spec.bindings_of(kind, "OUT"):
             if binding["name"] == "$return":
                 value = result
             else:
@@ -274,8 +320,46 @@ class DevHost:
                 if out is None or not out.is_set:
                     continue
                 value = out.get()
-            if value is None:
+            if value is not None:
+                yield binding, value
+
+    def write_outputs(
+        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
+    ) -> None:
+        """Write every blob and queue output binding the function set."""
+        self.write_blob_outputs(spec, outputs, result, binding_data)
+        self.write_queue_outputs(spec, outputs, result, binding_data)
+
+    def write_queue_outputs(
+        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
+    ) -> None:
+        """Send the messages of every queue output (creating the queue, like the host)."""
+        for binding, value in self._output_values(spec, "queue", outputs, result):
+            connection = binding.get("connection") or HOST_STORAGE
+            name = normalize_queue_name(fill(binding["queueName"], binding_data))
+            queue = storage.queue_service(connection).get_queue_client(name)
+            bodies = output_bodies(value)
+            if not bodies:
                 continue
+            with contextlib.suppress(ResourceExistsError):
+                queue.create_queue()
+            for body in bodies:
+                queue.send_message(encode_body(body, self.config.queue_message_encoding))
+            self.notify_queue(connection, name)
+
+    def notify_queue(self, connection: str, queue_name: str) -> None:
+        """Wake the pollers of ``queue_name`` in that account (the host's SharedQueueWatcher)."""
+        url = storage.queue_service(connection).get_queue_client(queue_name).url
+        for runner in self.queue_runners.values():
+            if runner.queue_url == url:
+                runner.notify()
+
+    def write_blob_outputs(
+        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
+    ) -> None:
+        """Upload every blob output the function set (and a ``$return`` blob output)."""
+        converter = meta.get_binding_registry().get("blob")
+        for binding, value in self._output_values(spec, "blob", outputs, result):
             datum = converter.encode(value, expected_type=None)
             data = datum.value.encode("utf-8") if datum.type == "string" else datum.value
             path = fill(binding["path"], binding_data)
@@ -316,6 +400,8 @@ class DevHost:
         ).start()
         for runner in self.blob_runners.values():
             runner.start()
+        for queue_runner in self.queue_runners.values():
+            queue_runner.start()
         for timer in self.timers:
             timer.start()
         self._write_state()
@@ -333,6 +419,7 @@ class DevHost:
             "url": f"http://{self.options.bind}:{self.port}",
             "hostId": self.host_id,
             "functions": self.function_names(),
+            "triggers": self.function_triggers(),
         }
         (state_dir / "devhost.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -343,6 +430,8 @@ class DevHost:
             timer.stop()
         for runner in self.blob_runners.values():
             runner.stop()
+        for queue_runner in self.queue_runners.values():
+            queue_runner.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

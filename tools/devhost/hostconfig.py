@@ -11,6 +11,8 @@ from typing import Any
 
 DEFAULT_BODY_LIMIT = 100 * 1024 * 1024  # the Functions host's default request-body limit
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+MIN_QUEUE_POLLING_INTERVAL = 0.1  # QueuePollingIntervals.Minimum
+MAX_QUEUE_BATCH_SIZE = 32  # a storage queue returns at most 32 messages per request
 
 
 @dataclass(frozen=True)
@@ -23,17 +25,22 @@ class HostConfig:
     blob_parallelism: int = 8 * (os.cpu_count() or 1)
     poison_blob_threshold: int = 5
     queue_message_encoding: str = "base64"
+    queue_batch_size: int = 16
+    queue_new_batch_threshold: int = 8 * (os.cpu_count() or 1)  # batchSize/2 * processors
+    queue_max_polling_interval: float | None = None  # None: not set in host.json
+    queue_visibility_timeout: float = 0.0  # the delay before a failed message is tried again
+    queue_max_dequeue_count: int = 5
     function_timeout_seconds: float | None = 300.0
     body_limit: int = DEFAULT_BODY_LIMIT
 
 
-def _timespan_seconds(value: str | None) -> float | None:
+def _timespan_seconds(value: str | None, what: str = "functionTimeout") -> float | None:
     """``hh:mm:ss`` (or ``d.hh:mm:ss``; ``-1`` = unbounded) -> seconds."""
     if value is None or str(value).strip() == "-1":
         return None
     match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", str(value).strip())
     if not match:
-        raise ValueError(f"functionTimeout {value!r} is not a TimeSpan (hh:mm:ss)")
+        raise ValueError(f"{what} {value!r} is not a TimeSpan (hh:mm:ss)")
     days, hours, minutes, seconds = match.groups()
     return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
@@ -45,6 +52,42 @@ def _positive(section: dict[str, Any], key: str, default: int) -> int:
     except (TypeError, ValueError):
         return default
     return number if number > 0 else default
+
+
+def _interval(section: dict[str, Any], key: str) -> float | None:
+    """A host.json interval: a TimeSpan string, or a number of milliseconds (1.x style)."""
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000
+    return _timespan_seconds(str(value), f"extensions.queues.{key}")
+
+
+def _queue_settings(queues: dict[str, Any]) -> dict[str, Any]:
+    """``extensions.queues``, checked like QueuesOptions does (the host refuses to start)."""
+    batch = int(queues.get("batchSize", 16))
+    if not 1 <= batch <= MAX_QUEUE_BATCH_SIZE:
+        raise ValueError(f"extensions.queues.batchSize must be 1-{MAX_QUEUE_BATCH_SIZE}")
+    threshold = int(queues.get("newBatchThreshold", (batch // 2) * (os.cpu_count() or 1)))
+    if threshold < 0:
+        raise ValueError("extensions.queues.newBatchThreshold must not be negative")
+    dequeues = int(queues.get("maxDequeueCount", 5))
+    if dequeues < 1:
+        raise ValueError("extensions.queues.maxDequeueCount must be at least 1")
+    polling = _interval(queues, "maxPollingInterval")
+    if polling is not None and polling < MIN_QUEUE_POLLING_INTERVAL:
+        raise ValueError("extensions.queues.maxPollingInterval must be at least 00:00:00.1")
+    visibility = _interval(queues, "visibilityTimeout") or 0.0
+    encoding = str(queues.get("messageEncoding", "base64")).lower()
+    return {
+        "queue_message_encoding": "none" if encoding == "none" else "base64",
+        "queue_batch_size": batch,
+        "queue_new_batch_threshold": threshold,
+        "queue_max_polling_interval": polling,
+        "queue_visibility_timeout": visibility,
+        "queue_max_dequeue_count": dequeues,
+    }
 
 
 def body_limit(env: dict[str, str] | None = None) -> int:
@@ -67,7 +110,6 @@ def load(path: Path) -> HostConfig:
     queues = extensions.get("queues", {})
     defaults = HostConfig()
     prefix = http.get("routePrefix", defaults.route_prefix)
-    encoding = str(queues.get("messageEncoding", defaults.queue_message_encoding)).lower()
     return HostConfig(
         route_prefix=str(prefix).strip("/"),
         max_concurrent_requests=_positive(
@@ -80,7 +122,7 @@ def load(path: Path) -> HostConfig:
         poison_blob_threshold=_positive(
             blobs, "poisonBlobThreshold", defaults.poison_blob_threshold
         ),
-        queue_message_encoding="none" if encoding == "none" else "base64",
+        **_queue_settings(queues),
         function_timeout_seconds=_timespan_seconds(data.get("functionTimeout", "00:05:00")),
         body_limit=body_limit(),
     )

@@ -111,8 +111,8 @@ class TimerRunner:
         converter = meta.get_binding_registry().get("timerTrigger")
         request = converter.decode(meta.Datum(json.dumps(info), "json"), trigger_metadata=None)
         with self.host.tracker.track():
-            self.host.run(
-                self.spec, {self.spec.trigger["name"]: request}, f"schedule={self.expression}"
+            self.host.invoke(
+                self.spec, {self.spec.trigger["name"]: request}, {}, f"schedule={self.expression}"
             )
 
     def _loop(self) -> None:
