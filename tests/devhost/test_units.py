@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import json
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,11 +15,12 @@ from types import SimpleNamespace
 import azure.functions as func
 import pytest
 
+from tests.devhost.conftest import wait_until
 from tools.dev.azurite import ROOT
-from tools.devhost import eventgrid, hostconfig, ncrontab
+from tools.devhost import eventgrid, hostconfig, ncrontab, queuetrigger
 from tools.devhost.blobpath import BlobPathError, BlobPathPattern, fill
 from tools.devhost.blobtrigger import POISON_QUEUE
-from tools.devhost.functions import app_functions, index
+from tools.devhost.functions import FunctionSpec, app_functions, index
 from tools.devhost.keys import Keys
 from tools.devhost.queuemessage import (
     MessageDecodeError,
@@ -377,3 +381,93 @@ def test_local_settings_fill_the_environment_but_never_override_it(tmp_path, mon
     assert os.environ["DEVHOST_T_SET"] == "env"
     monkeypatch.delenv("DEVHOST_T_NEW")
     assert _load_settings(tmp_path / "missing.json") == 0
+
+
+class _FakeQueue:
+    """A storage queue in memory: what QueueTriggerRunner calls, with delete/update counts."""
+
+    url = "memory://queue"
+
+    def __init__(self, bodies: list[str]) -> None:
+        self.waiting = [
+            SimpleNamespace(
+                id=f"m{i}",
+                content=base64.b64encode(body.encode()).decode(),
+                dequeue_count=1,
+                pop_receipt=f"pr{i}",
+                inserted_on=None,
+                expires_on=None,
+                next_visible_on=None,
+            )
+            for i, body in enumerate(bodies)
+        ]
+        self.deleted: list[str] = []
+        self.received = 0
+        self.most_held = 0  # most messages received and not yet deleted, at any time
+        self.lock = threading.Lock()
+
+    def get_queue_properties(self) -> None:
+        return None
+
+    def receive_messages(self, *, messages_per_page, max_messages, visibility_timeout):
+        with self.lock:
+            batch, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+            self.received += len(batch)
+            self.most_held = max(self.most_held, self.received - len(self.deleted))
+        return batch
+
+    def delete_message(self, message_id: str, pop_receipt: str) -> None:
+        with self.lock:
+            self.deleted.append(message_id)
+
+
+class _FakeQueueHost:
+    """What QueueTriggerRunner needs from the dev host; invoke() counts concurrent calls."""
+
+    def __init__(self, config: hostconfig.HostConfig) -> None:
+        self.config = config
+        self.tracker = self
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.bodies: list[str] = []
+
+    @contextlib.contextmanager
+    def track(self):
+        yield
+
+    def invoke(self, spec, kwargs, binding_data, detail):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.bodies.append(kwargs["msg"].get_body().decode())
+        threading.Event().wait(0.05)
+        with self.lock:
+            self.running -= 1
+        return True, None, {}
+
+    def notify_queue(self, connection: str, name: str) -> None:
+        pass
+
+
+def test_queue_runner_runs_at_most_batch_size_plus_new_batch_threshold_at_once(monkeypatch):
+    bodies = [f"b{i}" for i in range(20)]
+    queue = _FakeQueue(bodies)
+    service = SimpleNamespace(get_queue_client=lambda name: queue)
+    monkeypatch.setattr(queuetrigger.storage, "queue_service", lambda connection: service)
+    config = dataclasses.replace(
+        hostconfig.HostConfig(), queue_batch_size=2, queue_new_batch_threshold=1
+    )
+    host = _FakeQueueHost(config)
+    trigger = {"type": "queueTrigger", "name": "msg", "queueName": "work", "connection": "X"}
+    spec = FunctionSpec("Work", [trigger], lambda msg: None, Path.cwd(), ["msg"])
+    runner = queuetrigger.QueueTriggerRunner(host, spec, lease_seconds=60, max_polling_interval=0.1)
+    runner.start()
+    try:
+        wait_until(lambda: len(queue.deleted) == len(bodies), "every message to be deleted", 30)
+    finally:
+        runner.stop()
+    assert sorted(host.bodies) == sorted(bodies)  # each message ran once
+    assert sorted(queue.deleted) == sorted(f"m{i}" for i in range(20))
+    assert 2 <= host.most <= 3  # in parallel, but never more than batchSize + newBatchThreshold
+    assert queue.most_held <= 3  # and no more messages are leased than can run
