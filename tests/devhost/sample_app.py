@@ -197,7 +197,7 @@ def queue_slow(msg: func.QueueMessage) -> None:
     """Runs longer than the test host's message lease (2 s): the lease must be renewed."""
     name = msg.get_body().decode()
     record("queue-slow-started", name, {"dequeue_count": msg.dequeue_count})
-    threading.Event().wait(3.5)
+    threading.Event().wait(2.6)
     record("queue-slow-finished", name)
 
 
