@@ -282,7 +282,10 @@ def _decode_with_pillow(data: bytes, fmt: str) -> Decoded:
             im.draft("RGB", (math.ceil(full_w * factor), math.ceil(full_h * factor)))
         im.load()
         orientation = _orientation(im)
-        rgb = _to_rgb(im)
+        small = _shrink(im)
+        if small is not im:
+            im.close()  # frees the full canvas before the conversions
+        rgb = _to_rgb(small)
     for step in _TRANSPOSE.get(orientation, ()):
         rgb = rgb.transpose(step)
     array = np.asarray(rgb, dtype=np.uint8)
@@ -294,6 +297,28 @@ def _decode_with_pillow(data: bytes, fmt: str) -> Decoded:
         array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
     scale = array.shape[1] / full_w
     return Decoded(np.ascontiguousarray(array), scale, (full_w, full_h))
+
+
+def _shrink(im: Image.Image) -> Image.Image:
+    """Downscale (area average) to MAX_SIDE before any conversion, if the image is larger.
+
+    Every conversion after decoding copies the whole canvas, so a 40 MP image converted
+    at full size needs several times its 160 MB (a 300 KB PNG cost 850 MB); shrunk first,
+    the copies are small. Palettes are expanded first (averaging indices is meaningless);
+    Pillow averages alpha images premultiplied.
+    """
+    width, height = im.size
+    if max(width, height) <= MAX_SIDE:
+        return im
+    k = MAX_SIDE / max(width, height)
+    size = (max(1, round(width * k)), max(1, round(height * k)))
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode == "PA":
+        im = im.convert("RGBA")
+    elif im.mode == "1":
+        im = im.convert("L")
+    return im.resize(size, Image.Resampling.BOX)
 
 
 def _orientation(im: Image.Image) -> int:
