@@ -15,7 +15,9 @@ and writes one JSON line per item to stdout, in order::
 Library defaults throughout: HOG with one upsampling, ``model="small"`` (5-point) landmarks,
 ``num_jitters=1``. ``embed`` encodes the largest face; for a ``cropped`` photo (a face chip)
 with no detection the whole photo is the face, as ``bench.eval`` does for our pipeline.
-Pixels are decoded as ours are: EXIF orientation applied, RGB. Decoding is not timed.
+Pixels are decoded as ours are: EXIF orientation applied, RGB, and a photo larger than
+4096 px on its longer side analysed at 4096 px (FaceGate's documented limit) with boxes
+mapped back to the original pixels. Decoding is not timed.
 """
 
 from __future__ import annotations
@@ -29,24 +31,35 @@ import face_recognition
 import numpy as np
 from PIL import Image, ImageOps
 
+MAX_SIDE = 4096
 
-def load_rgb(path: Path) -> np.ndarray:
+
+def load_rgb(path: Path) -> tuple[np.ndarray, float]:
+    """(RGB array, scale from the original to the array)."""
     with Image.open(path) as image:
-        return np.array(ImageOps.exif_transpose(image).convert("RGB"))
+        rgb = ImageOps.exif_transpose(image).convert("RGB")
+    scale = min(1.0, MAX_SIDE / max(rgb.size))
+    if scale < 1.0:
+        size = (round(rgb.width * scale), round(rgb.height * scale))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    return np.array(rgb), scale
 
 
 def run_item(root: Path, item: dict) -> dict:
     out = {"path": item["path"], "task": item["task"], "boxes": [], "embedding": None}
     out.update(detect_s=0.0, embed_s=0.0, error=None)
     try:
-        rgb = load_rgb(root / item["path"])
-    except Exception as exc:  # noqa: BLE001 - report any decode failure, keep going
+        rgb, scale = load_rgb(root / item["path"])
+    except Exception as exc:  # report any decode failure, keep going
         out["error"] = f"{type(exc).__name__}: {exc}"[:200]
         return out
     start = time.perf_counter()
     locations = face_recognition.face_locations(rgb)  # (top, right, bottom, left)
     out["detect_s"] = time.perf_counter() - start
-    out["boxes"] = [[left, top, right, bottom] for top, right, bottom, left in locations]
+    out["boxes"] = [
+        [left / scale, top / scale, right / scale, bottom / scale]
+        for top, right, bottom, left in locations
+    ]
     if item["task"] != "embed":
         return out
     if locations:
