@@ -7,6 +7,7 @@ BadArgument (or PayloadTooLarge) with a message that names the field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ MAX_IMAGE_BYTES = 6 * 1024 * 1024  # as Azure Face
 MAX_JSON_BYTES = 64 * 1024
 MAX_IDENTIFY_FACES = 10  # as Azure Face
 MAX_CANDIDATES = 100
+_MAX_FACES = re.compile(r"0*(100|[1-9][0-9]?)")  # 1..100, ASCII digits only
 
 # Azure's faceAttributes names, and the policy action each one needs beyond `detect`.
 ATTRIBUTES: dict[str, str] = {
@@ -81,9 +83,11 @@ def parse_detect_options(params: Mapping[str, str]) -> DetectOptions:
     if max_faces is None or max_faces == "":
         limit = 100
     else:
-        if not max_faces.isdigit() or not 1 <= int(max_faces) <= 100:
+        # ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() refuses
+        match = _MAX_FACES.fullmatch(max_faces)
+        if match is None:
             raise BadArgument("maxFaces must be an integer from 1 to 100.")
-        limit = int(max_faces)
+        limit = int(match.group(1))
     return DetectOptions(
         return_face_id=parse_bool(params, "returnFaceId", False),
         return_landmarks=parse_bool(params, "returnFaceLandmarks", False),
@@ -93,9 +97,16 @@ def parse_detect_options(params: Mapping[str, str]) -> DetectOptions:
 
 
 def _declared_over(declared_length: str | None, limit: int) -> bool:
-    """Whether a Content-Length header already says the body is too large."""
+    """Whether a Content-Length header already says the body is too large.
+
+    Only ASCII digits count (``int()`` refuses '²' although ``isdigit()`` accepts it),
+    and a number too long for ``int()`` (over 4300 digits) is simply too large.
+    """
     text = (declared_length or "").strip()
-    return text.isdigit() and int(text) > limit
+    if not (text.isascii() and text.isdigit()):
+        return False
+    digits = text.lstrip("0")
+    return len(digits) > 18 or int(digits or "0") > limit
 
 
 def bound_image(body: bytes | None, declared_length: str | None = None) -> bytes:
