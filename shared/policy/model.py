@@ -105,7 +105,7 @@ def purpose(value: object) -> str:
     if not isinstance(value, str) or not PURPOSE.fullmatch(value.strip().lower()):
         raise BadArgument(
             "a purpose is 1-64 characters of lowercase letters, digits, '.', '-' or '_' "
-            f"(e.g. 'age-verification'); got {value!r}."
+            f"(e.g. 'age-verification'); got {str(value)[:40]!r}."  # X-Purpose: bounded echo
         )
     return value.strip().lower()
 

@@ -42,3 +42,15 @@ def test_a_huge_content_length_is_still_too_large() -> None:
     assert api.bound_image(b"abc", "0" * 5000 + "3") == b"abc"
     with pytest.raises(PayloadTooLarge):
         api.parse_json_body(b"{}", str(api.MAX_JSON_BYTES + 1))
+
+
+def test_an_error_never_echoes_more_than_a_little_of_the_callers_input() -> None:
+    """X-Purpose (up to the header limit) used to come back whole in the 400 body."""
+    from shared.policy import context_from
+
+    with pytest.raises(BadArgument) as raised:
+        context_from(purpose="9" * 5000)
+    assert len(raised.value.message) < 300
+    with pytest.raises(BadArgument) as raised:
+        context_from(capture="drone" * 1000)
+    assert len(raised.value.message) < 300
