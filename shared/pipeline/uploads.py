@@ -89,6 +89,11 @@ def parse_blob_name(blob_name: str) -> UploadRef:
     customer_id, _, name = path.partition("/")
     if not customer_id or not name:
         raise BadArgument(f"Upload '{blob_name[:200]}' is not under uploads/{{customerId}}/.")
+    # Storage keeps '\' as '/', and URL libraries resolve '.' and '..' before a request is
+    # sent: such a name would address another customer's folder (token credentials sign
+    # no path), so it is never processed.
+    if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
+        raise BadArgument(f"Upload '{blob_name[:200]}' has a '.', '..' or '\\' path segment.")
     return UploadRef(customer_id, name)
 
 
@@ -186,7 +191,11 @@ def _failure(error: FaceGateError) -> dict[str, Any]:
 
 def process_upload(blob_name: str) -> dict[str, Any] | None:
     """Analyse one upload and write its result; returns the result (None if already done)."""
-    ref = parse_blob_name(blob_name)
+    try:
+        ref = parse_blob_name(blob_name)
+    except BadArgument as error:  # no result can be written where the name does not point
+        log.warning("upload refused unprocessed: %s", error.message)
+        return None
     started = time.perf_counter()
     service = clients.blob_service()
     upload = service.get_blob_client(names.UPLOADS, ref.upload_path)
@@ -312,7 +321,11 @@ def record_poison(message: Mapping[str, Any]) -> dict[str, Any] | None:
     """
     if message.get("ContainerName") != names.UPLOADS:
         return None
-    ref = parse_blob_name(str(message.get("BlobName", "")))
+    try:
+        ref = parse_blob_name(str(message.get("BlobName", "")))
+    except BadArgument as error:
+        log.warning("poison message refused: %s", error.message)
+        return None
     etag = str(message.get("ETag", ""))
     service = clients.blob_service()
     result = service.get_blob_client(names.RESULTS, ref.result_path)
