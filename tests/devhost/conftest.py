@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import requests
 from azure.core.exceptions import ResourceExistsError
 
 from shared.storage import clients
+from tests.support.apphost import wait_until
 from tools.dev.azurite import ROOT
 
 HERE = Path(__file__).parent
@@ -34,18 +34,6 @@ CONTAINERS = (
     "devhost-batch",
     "devhost-slow",
 )
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded; not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def records(kind: str, name: str) -> list[str]:
