@@ -1,0 +1,74 @@
+"""Every file of the hostile corpus, through POST /api/detect and through a blob upload.
+
+The corpus and the answer each file must get are in tests/data/hostile (manifest.json,
+made by make_hostile.py). Over HTTP every answer is also checked against the OpenAPI
+document; through the pipeline every upload gets exactly one result, with the right
+status and code.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.storage import clients, names
+from tests.data.hostile import make_hostile
+from tests.support.apphost import wait_until
+
+MANIFEST = json.loads(make_hostile.MANIFEST.read_text())
+QUERY = "returnFaceAttributes=headPose,qualityForRecognition&returnFaceLandmarks=true"
+
+
+def test_the_committed_corpus_matches_its_manifest() -> None:
+    assert make_hostile.check() == []
+    assert len(MANIFEST) >= 40
+
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=[e["name"] for e in MANIFEST])
+def test_every_hostile_file_through_detect(acme, entry: dict) -> None:
+    data = make_hostile.build(entry["name"])
+    response = acme.detect(
+        data, QUERY, headers={"Content-Type": entry["contentType"], "X-Capture-Context": "photo"}
+    )  # the client checks the answer against the OpenAPI document
+    expected = entry["http"]
+    body = response.json()
+    got_code = body["error"]["code"] if response.status_code >= 400 else None
+    assert (response.status_code, got_code) == (expected["status"], expected["code"]), body
+    if expected["status"] == 200 and entry["faces"] is not None:
+        assert len(body) == entry["faces"]
+
+
+def _results(paths: list[str]) -> dict[str, dict]:
+    container = clients.blob_service().get_container_client(names.RESULTS)
+    found = {}
+    for path in paths:
+        blob = container.get_blob_client(f"{path}.json")
+        if blob.exists():
+            found[path] = json.loads(blob.download_blob().readall())
+    return found
+
+
+def test_every_hostile_file_through_a_blob_upload(app, acme) -> None:
+    uploads = clients.blob_service().get_container_client(names.UPLOADS)
+    paths = {}
+    for entry in MANIFEST:
+        path = f"{acme.customer_id}/hostile/{entry['name']}"
+        uploads.upload_blob(
+            path, make_hostile.build(entry["name"]), overwrite=True, metadata={"features": "detect"}
+        )
+        paths[path] = entry
+    results = wait_until(
+        lambda: (r := _results(list(paths))) and len(r) == len(paths) and r,
+        "a result for every hostile upload",
+        timeout=300,
+    )
+    for path, entry in paths.items():
+        result = results[path]
+        got = (result["status"], result.get("error", {}).get("code"))
+        assert got == (entry["blob"]["status"], entry["blob"]["code"]), (path, result)
+        if result["status"] == "succeeded" and entry["faces"] is not None:
+            assert len(result["faces"]) == entry["faces"], path
+        if result["status"] == "failed":
+            assert "faces" not in result
+    assert "Traceback" not in app.log()
