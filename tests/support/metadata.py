@@ -11,9 +11,10 @@ from typing import Any
 def functions() -> dict[str, dict[str, Any]]:
     """Function name -> its trigger binding (type, route, methods, path, ...)."""
     import function_app
+    from tools.devhost.functions import app_functions  # the one cache of get_functions()
 
     out = {}
-    for function in function_app.app.get_functions():
+    for function in app_functions(function_app.app):
         bindings = json.loads(function.get_function_json())["bindings"]
         trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
         out[function.get_function_name()] = trigger
