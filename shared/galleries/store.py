@@ -375,13 +375,14 @@ def add_face(
 
 def delete_face(customer_id: str, gallery_id: str, person_id: str, face_id: str) -> None:
     get_person(customer_id, gallery_id, person_id)
+    partition, row_key = _partition(customer_id, gallery_id), f"{person_id}:{face_id}"
     with storage_unavailable_as_503():
-        try:
-            _table(names.FACES).delete_entity(
-                _partition(customer_id, gallery_id), f"{person_id}:{face_id}"
-            )
+        faces = _table(names.FACES)
+        try:  # delete_entity does not raise for a missing row: look first
+            faces.get_entity(partition, row_key, select=["RowKey"])
         except ResourceNotFoundError:
             raise NotFound(f"Face '{face_id}' is not found.") from None
+        faces.delete_entity(partition, row_key)
         _bump(customer_id, gallery_id, erasure=True)
 
 
