@@ -27,6 +27,7 @@ from shared.errors import BadArgument
 from shared.pipeline import uploads
 from shared.storage import clients, names
 from tests.data import make_photos as photos
+from tests.support.apphost import wait_until
 from tools.dev.seed import seed_customer
 
 ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
@@ -160,3 +161,32 @@ def test_metadata_cannot_claim_another_customer(pair) -> None:
     result = clients.blob_service().get_blob_client(names.RESULTS, f"{path}.json")
     assert json.loads(result.download_blob().readall())["customerId"] == mallory
     assert not any(n.startswith(f"{victim}/claim") for n in _blobs(names.RESULTS))
+
+
+def test_through_the_running_host_mallory_gets_nothing_of_victims(app, pair) -> None:
+    """End to end (dev host trigger): the escaping name and victim's gallery, uploaded by
+    mallory next to a genuine upload of victim's; last in this module, so the host only
+    starts once the in-process cases are done."""
+    from shared.galleries import store
+
+    mallory, victim = pair["mallory"], pair["victim"]
+    store.create_gallery(victim, "vips", "Victim's VIPs", "", "dlib_resnet_128")
+    image = photos.GRACE_HOPPER.read_bytes()
+    _upload(f"{mallory}\\..\\{victim}\\e2e.jpg", image, features="detect,age")
+    _upload(f"{mallory}/e2e-probe.jpg", image, galleryid="vips", capturecontext="photo")
+    _upload(f"{victim}/e2e.jpg", image, features="detect")
+    results = clients.blob_service().get_container_client(names.RESULTS)
+
+    def answered(path: str) -> dict | None:
+        blob = results.get_blob_client(f"{path}.json")
+        return json.loads(blob.download_blob().readall()) if blob.exists() else None
+
+    genuine = wait_until(lambda: answered(f"{victim}/e2e.jpg"), "victim's own result")
+    probe = wait_until(lambda: answered(f"{mallory}/e2e-probe.jpg"), "mallory's probe result")
+    assert genuine["customerId"] == victim and genuine["status"] == "succeeded"
+    assert genuine["features"] == ["detect"]  # not mallory's detect,age
+    assert probe["status"] == "failed" and probe["error"]["code"] == "NotFound"
+    assert "identify" not in probe and "faces" not in probe
+    assert f"{mallory}/../{victim}/e2e.jpg" in _blobs(names.UPLOADS)  # never processed
+    assert not any(n.startswith(f"{mallory}/..") for n in _blobs(names.RESULTS))
+    assert "Traceback" not in app.log()
