@@ -14,7 +14,7 @@ help:
 	@echo "make bench      speed figures (reports/bench/)"
 	@echo "make eval DATA=dir   accuracy report for a labelled photo directory"
 	@echo "make fuzz       long property-based fuzzing run"
-	@echo "make load       bounded load test against a running app (make run first)"
+	@echo "make load       bounded mixed load (400 requests, 200 at once) against its own app"
 
 # --- setup: idempotent, re-runs only when the pins change -----------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -39,6 +39,16 @@ test: setup lint check-infra
 # make bench [BENCH_ARGS=...]: speed report in reports/bench/ (python -m bench.speed --help).
 bench: setup
 	$(PY) -m bench.speed $(BENCH_ARGS)
+
+# make fuzz [FUZZ_ARGS=...]: every fuzz target of tests/hardening with >= 10,000 cases each; the
+# figures (cases, failed cases, outcomes per target) end the output and go to reports/fuzz/.
+# make load [LOAD_ARGS=...]: 400 mixed requests, 200 at once, against an Azurite + dev host it
+# starts (or LOAD_ARGS="--url URL --key KEY"); figures in reports/load/load.json.
+fuzz: setup
+	FACEGATE_FUZZ=long $(PY) -m pytest tests/hardening -m fuzz -q -o timeout=3600 $(FUZZ_ARGS)
+
+load: setup
+	$(PY) -m tools.load $(LOAD_ARGS)
 
 # make eval DATA=dir [PEER=0] [EVAL_ARGS=...]: accuracy report in reports/eval/<time>/, with the
 # face_recognition peer from its own venv (created once, ~15 s + a 130 MB download); without
