@@ -117,7 +117,8 @@ def png_images(draw: st.DrawFn) -> Sample:
         entries = draw(st.integers(0, 300))
         chunks.append(f.png_chunk(b"PLTE", (bytes(range(256)) * 3)[: 3 * entries]))
     chunks += draw(st.lists(_png_ancillary(), max_size=2))
-    if width * height <= 160 * 160 and colour in f.PNG_CHANNELS and depth in (1, 2, 4, 8, 16):
+    small = 0 < width <= 160 and 0 < height <= 160
+    if small and colour in f.PNG_CHANNELS and depth in (1, 2, 4, 8, 16):
         raw = f.png_scanlines(width, height, depth, colour, draw(st.integers(0, 255)))
         if draw(st.integers(0, 3)) == 0:
             raw = raw[: draw(st.integers(0, len(raw)))]
@@ -191,7 +192,7 @@ def gif_images(draw: st.DrawFn) -> Sample:
             header_end = len(out)
         if local is not None:
             out += f.gif_table(local)
-        if w * h <= 96 * 96 and draw(st.integers(0, 3)):
+        if w <= 96 and h <= 96 and draw(st.integers(0, 3)):
             pixels = f.gif_pixels(w, h, index)
             code_size = draw(st.one_of(st.just(pixels[0]), st.integers(0, 255)))
             out += bytes([code_size]) + pixels[1:]

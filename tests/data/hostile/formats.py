@@ -45,7 +45,10 @@ def png_row_bytes(width: int, depth: int, colour: int) -> int:
 
 def png_scanlines(width: int, height: int, depth: int, colour: int, fill: int = 0) -> bytes:
     """Raw (uncompressed) image data: filter byte 0 and ``fill`` bytes on every row."""
-    row = b"\0" + bytes([fill]) * png_row_bytes(width, depth, colour)
+    size = png_row_bytes(width, depth, colour)
+    if (size + 1) * height > 1 << 30:
+        raise ValueError(f"{width}x{height} raw scanlines would take over 1 GB; deflate them")
+    row = b"\0" + bytes([fill]) * size
     return row * height
 
 
