@@ -415,9 +415,10 @@ def identification_section(systems: list[SystemResults]) -> list[str]:
 
 
 def _group_line(comp: GroupComparison, fmt: Any, unit: str) -> str:
+    """``unit``: "years" (MAE), "rate" (higher is better) or "error" (lower is better)."""
     cells = ", ".join(f"{g} {fmt(v)}" for g, v in comp.per_group.items())
     gap = f"{comp.gap:.2f} years" if unit == "years" else f"{100 * comp.gap:.1f} points"
-    extra = "" if unit == "years" else f"; error ratio {times(comp.error_ratio)}"
+    extra = f"; error ratio {times(comp.error_ratio)}" if unit == "rate" else ""
     return f"{cells}. Worst {comp.worst} vs best {comp.best}: {gap}, ratio {comp.ratio:.2f}{extra}"
 
 
@@ -444,8 +445,8 @@ def false_match_section(systems: list[SystemResults]) -> list[str]:
             f"**{s.name}**: overall {small_rate(fm.overall)}; faces with no embedding: "
             f"{fm.missing}."
         )
-        out.append(f"- by race: {_group_line(fm.by_race, small_rate, 'rate')}")
-        out.append(f"- by gender: {_group_line(fm.by_gender, small_rate, 'rate')}")
+        out.append(f"- by race: {_group_line(fm.by_race, small_rate, 'error')}")
+        out.append(f"- by gender: {_group_line(fm.by_gender, small_rate, 'error')}")
         out.append("")
     cells_rows = []
     for key, (n, _, _) in first.cells.items():
@@ -545,6 +546,62 @@ def attributes_section(res: EvalResults) -> list[str]:
     return out
 
 
+def ratios_section(res: EvalResults) -> list[str]:
+    """Every worst-to-best comparison of the report in one table."""
+    rows: list[tuple[object, ...]] = []
+    systems = [res.ours] + ([res.peer] if res.peer is not None else [])
+    for s in systems:
+        if s.false_matches is None:
+            continue
+        for name, comp in (
+            ("race", s.false_matches.by_race),
+            ("gender", s.false_matches.by_gender),
+        ):
+            worst, best = comp.per_group[comp.worst], comp.per_group[comp.best]
+            rows.append(
+                (
+                    f"false-match rate ({s.name})",
+                    name,
+                    f"{comp.worst} {pct(worst.value, 3)}",
+                    f"{comp.best} {pct(best.value, 3)}",
+                    f"{times(comp.ratio)} more false matches",
+                )
+            )
+    if res.age is not None:
+        for name, comp in res.age.groups.items():
+            worst, best = comp.per_group[comp.worst], comp.per_group[comp.best]
+            rows.append(
+                (
+                    "age MAE (FaceGate)",
+                    name,
+                    f"{comp.worst} {worst.value:.2f} y",
+                    f"{comp.best} {best.value:.2f} y",
+                    f"+{comp.gap:.2f} years ({times(comp.ratio)})",
+                )
+            )
+    if res.gender is not None:
+        for name, comp in res.gender.groups.items():
+            worst, best = comp.per_group[comp.worst], comp.per_group[comp.best]
+            rows.append(
+                (
+                    "gender, answered (FaceGate)",
+                    name,
+                    f"{comp.worst} {pct(worst.answered.rate)}",
+                    f"{comp.best} {pct(best.answered.rate)}",
+                    f"-{100 * comp.gap:.1f} points; errors {times(comp.error_ratio)}",
+                )
+            )
+    if not rows:
+        return []
+    return [
+        "## Worst group against best group",
+        "",
+        *_table(("figure", "grouping", "worst", "best", "worst vs best"), rows),
+        "",
+        "No demographic labels exist for the verification, detection or emotion photos.",
+    ]
+
+
 def render(res: EvalResults) -> str:
     systems = [res.ours] + ([res.peer] if res.peer is not None else [])
     run = res.run
@@ -576,6 +633,9 @@ def render(res: EvalResults) -> str:
         lines += [*false_match_section(systems), ""]
     if res.age or res.gender or res.emotion:
         lines += [*attributes_section(res), ""]
+    ratios = ratios_section(res)
+    if ratios:
+        lines += [*ratios, ""]
     if res.figures:
         lines += ["## Figures", ""]
         lines += [f"- {title}: `{name}`" for title, name in res.figures.items()]
