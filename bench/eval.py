@@ -79,15 +79,23 @@ def write_figures(res: EvalResults, out: Path) -> None:
         add("detection recall by face size", "detection_by_size.png", plots.detection_by_size, det)
     fm = {s.name: s.false_matches for s in systems if s.false_matches is not None}
     if fm:
-        add("false-match rate by race and gender", "false_match_by_group.png",
-            plots.false_match_by_group, fm)  # fmt: skip
+        add(
+            "false-match rate by race and gender",
+            "false_match_by_group.png",
+            plots.false_match_by_group,
+            fm,
+        )
     if res.age is not None and res.age.groups:
         add("age MAE by group", "age_by_group.png", plots.age_by_group, res.age)
     if res.gender is not None and res.gender.groups:
         add("gender accuracy by group", "gender_by_group.png", plots.gender_by_group, res.gender)
     if res.emotion is not None:
-        add("emotion confusion matrix", "emotion_confusion.png", plots.emotion_confusion,
-            res.emotion)  # fmt: skip
+        add(
+            "emotion confusion matrix",
+            "emotion_confusion.png",
+            plots.emotion_confusion,
+            res.emotion,
+        )
     res.figures = figures
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from bench import metrics
 from bench.scoring import (
+    EMOTIONS,
     AgeResult,
     DetectionResult,
     EmotionResult,
@@ -111,10 +113,10 @@ def headline(res: EvalResults) -> list[str]:
             )
         )
 
-    det = lambda s: s.detection  # noqa: E731
-    ver = lambda s: s.verification  # noqa: E731
-    ident = lambda s: s.identification  # noqa: E731
-    fm = lambda s: s.false_matches  # noqa: E731
+    det = attrgetter("detection")
+    ver = attrgetter("verification")
+    ident = attrgetter("identification")
+    fm = attrgetter("false_matches")
     if ours.detection is not None:
         add(
             "detection recall, labelled photos",
@@ -533,8 +535,6 @@ def attributes_section(res: EvalResults) -> list[str]:
             "contempt is never predicted: neither model has that class):",
             "",
         ]
-        from bench.scoring import EMOTIONS
-
         rows = [(t, *e.confusion[i].tolist()) for i, t in enumerate(EMOTIONS)]
         out += _table(("true \\ predicted", *EMOTIONS, "contempt"), rows)
         out += [
