@@ -82,8 +82,8 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
 
     Deliberately independent of Pillow so that bomb-sized canvases are refused before
     any decoder runs; Pillow's own header parse is checked again afterwards. Where
-    Pillow reads past the first header (a GIF canvas grown to hold the first frame, the
-    last IHDR before IDAT, the last SOFn before the scan) the largest size is taken.
+    Pillow reads past the first header (a GIF canvas grown to hold the first frame, a
+    later IHDR, the last SOFn before the scan) the largest size is taken.
     """
     try:
         if fmt == "PNG":
@@ -108,14 +108,15 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
-    """IHDR's size; Pillow applies every IHDR before IDAT, so the largest of them."""
+    """IHDR's size; Pillow applies every IHDR it meets (past IDAT too, when the first
+    IHDR's mode is invalid), so the largest of them up to IEND."""
     if data[12:16] != b"IHDR":
         return None
     width, height = struct.unpack(">II", data[16:24])
     pos = 33  # signature + the first IHDR chunk
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        if kind == b"IDAT":
+        if kind == b"IEND":
             break
         if kind == b"IHDR":
             w, h = struct.unpack(">II", data[pos + 8 : pos + 16])

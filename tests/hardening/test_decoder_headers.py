@@ -2,11 +2,11 @@
 
 The decoder reads the declared size itself and refuses a bomb before any decoder
 runs. Pillow, though, reads more than the first header: it grows a GIF's canvas to
-hold the first frame (skipping junk bytes on the way), takes the last IHDR before
-IDAT and the last SOFn before the scan, and reads a BMP's width as unsigned. Each case
-here hides a bomb where only Pillow looked; the header check must see it too, so the
-decoder refuses it with InvalidImageSize, Pillow never opens it and no
-DecompressionBombWarning escapes.
+hold the first frame (skipping junk bytes on the way), takes the last IHDR it meets
+(past IDAT, when the first IHDR's mode is invalid) and the last SOFn before the
+scan, and reads a BMP's width as unsigned. Each case here hides a bomb where only
+Pillow looked; the header check must see it too, so the decoder refuses it with
+InvalidImageSize, Pillow never opens it and no DecompressionBombWarning escapes.
 """
 
 from __future__ import annotations
@@ -47,6 +47,18 @@ def _png_second_ihdr() -> bytes:
     return f.png(48, 40, before_idat=(f.png_chunk(b"IHDR", f.png_ihdr(*BOMB)),))
 
 
+def _png_ihdr_after_idat() -> bytes:
+    """A first IHDR with an invalid mode makes Pillow treat IDAT as an unknown chunk and
+    keep reading: a later IHDR becomes the header (found by the long fuzz run)."""
+    return (
+        f.PNG_SIGNATURE
+        + f.png_chunk(b"IHDR", f.png_ihdr(48, 40, depth=0, colour=0))
+        + f.png_chunk(b"IDAT", b"\0")
+        + f.png_chunk(b"IHDR", f.png_ihdr(*BOMB))
+        + f.png_chunk(b"IEND", b"")
+    )
+
+
 def _bmp_negative_width() -> bytes:
     return f.bmp(-48, 40)  # Pillow reads the width as unsigned: 4294967248 px
 
@@ -56,6 +68,7 @@ HIDDEN_BOMBS = {
     "gif-junk-before-frame": _gif_junk_before_frame,
     "jpeg-second-sof": _jpeg_second_sof,
     "png-second-ihdr": _png_second_ihdr,
+    "png-ihdr-after-idat": _png_ihdr_after_idat,
     "bmp-negative-width": _bmp_negative_width,
 }
 
