@@ -15,6 +15,10 @@ What is refused, and how:
   decoded, so a decompression bomb never allocates its canvas -> ``InvalidImageSize``
 * a side below :data:`MIN_SIDE` (36 px, the smallest face we detect) -> ``InvalidImageSize``
 
+**Memory:** concurrent decodes in one process share a budget of
+:data:`DECODE_BUDGET_PIXELS` declared pixels (granted first come, first served), so a
+burst of large images waits instead of exhausting the instance.
+
 **Downscaling (documented, not silent):** an image whose longer side exceeds
 :data:`MAX_SIDE` (4096 px) -- a 6 MB phone photo is often 4000-8000 px -- is analysed
 downscaled to 4096 px on its longer side (JPEGs are decoded at reduced scale directly).
@@ -36,6 +40,10 @@ import io
 import math
 import re
 import struct
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -200,6 +208,42 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return (width, height) if width >= 0 else None
 
 
+class _PixelBudget:
+    """Declared pixels that may be decoding at once in this process, granted in order.
+
+    Decoding is a request's memory peak (a 40 MP PNG of 300 KB needs about 470 MB; eight
+    at once took 3.3 GB), so concurrent decodes share a budget: large images queue
+    instead of exhausting the instance, ordinary photos fit many times over.
+    """
+
+    def __init__(self, pixels: int) -> None:
+        self.pixels = pixels
+        self._free = pixels
+        self._turns: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        need = min(pixels, self.pixels)
+        turn = object()
+        with self._changed:
+            self._turns.append(turn)  # first come, first served: a large one is not starved
+            self._changed.wait_for(lambda: self._turns[0] is turn and self._free >= need)
+            self._turns.popleft()
+            self._free -= need
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += need
+                self._changed.notify_all()
+
+
+DECODE_BUDGET_PIXELS = 64_000_000
+_BUDGET = _PixelBudget(DECODE_BUDGET_PIXELS)
+
+
 @dataclass(frozen=True)
 class Decoded:
     """Decoded pixels and how they relate to the original image."""
@@ -256,7 +300,8 @@ def decode(data: bytes) -> Decoded:
         raise InvalidImage(f"The {fmt} header is corrupt or incomplete.")
     _check_declared(*size)
     try:
-        decoded = _decode_with_pillow(data, fmt)
+        with _BUDGET.hold(size[0] * size[1]):
+            decoded = _decode_with_pillow(data, fmt)
     except (InvalidImage, InvalidImageSize):
         raise
     except Image.DecompressionBombError as exc:

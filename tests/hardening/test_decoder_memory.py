@@ -75,3 +75,45 @@ def test_a_palette_image_is_expanded_before_it_is_averaged() -> None:
     image.save(buf, "PNG")
     rgb = imageio.decode(buf.getvalue()).rgb
     assert rgb[:10].max() <= 1 and rgb[-10:].min() >= 254
+
+
+def test_concurrent_large_decodes_share_a_pixel_budget(monkeypatch) -> None:
+    """Eight requests each carrying a 40 MP bomb (39 KB) at once: decoding is a request's
+    memory peak, so the decodes in flight together may declare at most the budget
+    (eight at once took 3.3 GB; python -m tools.load.bombs measures it)."""
+    import threading
+    import time
+
+    data = f.png_bomb(16384, 2441)  # 40 MP of zeros, within the limits
+    in_flight = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+    decode = imageio._decode_with_pillow
+
+    def spy(blob: bytes, fmt: str):
+        with lock:
+            in_flight["now"] += 16384 * 2441
+            in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        try:
+            time.sleep(0.2)  # hold the decode open, so that unbounded ones would overlap
+            return decode(blob, fmt)
+        finally:
+            with lock:
+                in_flight["now"] -= 16384 * 2441
+
+    monkeypatch.setattr(imageio, "_decode_with_pillow", spy)
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(imageio.decode(data))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8  # every one decoded, none refused: they queued
+    assert in_flight["peak"] <= imageio.DECODE_BUDGET_PIXELS
+
+
+def test_small_images_do_not_wait_for_each_other() -> None:
+    """Ordinary photos fit the budget many times over: it only bounds the large ones."""
+    assert imageio.DECODE_BUDGET_PIXELS >= 5 * 12_000_000  # five 12 MP phone photos at once
+    assert imageio.DECODE_BUDGET_PIXELS >= imageio.MAX_DECLARED_PIXELS  # any image fits alone
