@@ -25,18 +25,27 @@ CASES = {
     "png grey 16000x16000 (256 MP, refused)": "f.png_bomb(16000, 16000, 8, 0)",
     "gif frame 10000x10000 on a 48x40 screen (refused)": "f.gif(48, 40, ((0, 0, 10000, 10000),))",
 }
+# the same file sent by eight callers at once (one process, eight threads)
+CONCURRENT = {"8 x png rgba16 6324x6324 at once": "f.png_bomb(6324, 6324, 16, 6)"}
 
 _CHILD = """
 import json, resource, sys, time
 from tests.data.hostile import formats as f
 from shared.vision import imageio
+import threading
 data = {expr}
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.process_time()
-try:
-    outcome = "decoded %dx%d" % imageio.decode(data).rgb.shape[1::-1]
-except Exception as exc:
-    outcome = type(exc).__name__
+outcomes = []
+def one():
+    try:
+        outcomes.append("decoded %dx%d" % imageio.decode(data).rgb.shape[1::-1])
+    except Exception as exc:
+        outcomes.append(type(exc).__name__)
+threads = [threading.Thread(target=one) for _ in range({copies})]
+[t.start() for t in threads]
+[t.join() for t in threads]
+outcome = ", ".join(sorted(set(outcomes)))
 print(json.dumps({{
     "bytes": len(data), "cpu_s": time.process_time() - started, "outcome": outcome,
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -45,9 +54,9 @@ print(json.dumps({{
 """
 
 
-def measure(expr: str) -> dict:
+def measure(expr: str, copies: int = 1) -> dict:
     output = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(expr=expr)],
+        [sys.executable, "-c", _CHILD.format(expr=expr, copies=copies)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -59,8 +68,10 @@ def measure(expr: str) -> dict:
 def main() -> int:
     started = time.monotonic()
     print(f"{'case':<52} {'file':>9} {'cpu':>7} {'peak-base':>10}  outcome")
-    for name, expr in CASES.items():
-        row = measure(expr)
+    cases = [(name, expr, 1) for name, expr in CASES.items()]
+    cases += [(name, expr, 8) for name, expr in CONCURRENT.items()]
+    for name, expr, copies in cases:
+        row = measure(expr, copies)
         extra = row["peak_mb"] - row["baseline_mb"]
         print(
             f"{name:<52} {row['bytes'] / 1024:>7.0f}KB {row['cpu_s']:>6.2f}s {extra:>8.0f}MB"
