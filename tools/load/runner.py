@@ -158,10 +158,23 @@ def plan(setup: Setup, total: int, seed: int = 7) -> list[Planned]:
     return requests_
 
 
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One kept-alive connection per sending thread, as a real client pool would hold
+    (a new connection per request leaves idle ones open on the server until they time
+    out, and the dev host refuses connections past 256 with a bare 503)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
 def send(base: str, planned: Planned, timeout: float) -> Outcome:
     started = time.perf_counter()
     try:
-        response = requests.request(
+        response = _session().request(
             planned.method, base + planned.path, data=planned.body,
             headers=planned.headers, timeout=timeout,
         )  # fmt: skip
@@ -194,8 +207,18 @@ def run(
                 progress(done["n"])
         return outcome
 
+    def close(_: int) -> None:
+        session = getattr(_local, "session", None)
+        if session is not None:
+            session.close()
+            _local.session = None
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(one, range(len(planned))))
+        outcomes = list(pool.map(one, range(len(planned))))
+        # every worker closes its connection (one task per worker, held at a barrier)
+        closing = threading.Barrier(concurrency)
+        list(pool.map(lambda i: (closing.wait(), close(i)), range(concurrency)))
+    return outcomes
 
 
 def percentile(values: list[float], q: float) -> float:
