@@ -140,7 +140,10 @@ def test_keys_are_stored_only_as_hashes(activity) -> None:
         for item in client.list_blobs(include=["metadata"]):
             scanned += 1
             data = b""
-            if item.size <= MAX_SCANNED_BLOB:
+            # a name with '..' cannot be addressed (see test_isolation_pipeline): its name
+            # and metadata are still scanned
+            addressable = ".." not in item.name.split("/")
+            if item.size <= MAX_SCANNED_BLOB and addressable:
                 data = client.get_blob_client(item.name).download_blob().readall()
             texts = [data, item.name.encode(), json.dumps(item.metadata or {}).encode()]
             for key in keys:
