@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"figures written to {args.report} ({time.monotonic() - started:.0f} s in all)")
     verdict = report.ok and not missing
     print("PASS: no 5xx, no request lost" if verdict else "FAIL")
+    if not args.url:
+        if verdict:
+            shutil.rmtree(stack.work, ignore_errors=True)
+        else:
+            print(f"logs kept in {stack.work}")
     return 0 if verdict else 1
 
 

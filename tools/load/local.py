@@ -31,6 +31,7 @@ class Stack:
     keys: dict[str, str]  # role -> key: "ok", "police"
     customers: dict[str, str]  # role -> customer id
     log_path: Path
+    work: Path  # Azurite and dev host logs and state; removed by the caller on success
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -92,7 +93,7 @@ def local_stack() -> Iterator[Stack]:
             time.sleep(0.1)
         url = json.loads(info.read_text())["url"].rstrip("/")
         _wait_for(url, process)
-        yield Stack(url, keys, customers, log_path)
+        yield Stack(url, keys, customers, log_path, work)
     finally:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
