@@ -19,7 +19,6 @@ Templates are random unit vectors: latency does not depend on their values.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import tracemalloc
@@ -32,8 +31,8 @@ from shared import templates
 from shared.galleries import store
 from shared.galleries.index import GalleryIndex, IndexCache
 from shared.service import engine
-from shared.storage import clients, names, provision
-from tools.dev.azurite import Azurite
+from shared.storage import clients, names
+from tools.dev.azurite import Azurite, storage_of_this_process
 
 DIM = 128
 WARM_CALLS = 50
@@ -143,21 +142,11 @@ def run(sizes: list[int], memory_sizes: list[int], seed: int = 7) -> list[dict[s
     rng = np.random.default_rng(seed)
     rows = []
     if sizes:
-        saved = os.environ.get("FACEGATE_STORAGE")
-        with Azurite.on_free_ports() as emulator:
-            os.environ["FACEGATE_STORAGE"] = emulator.connection_string
-            clients.reset()
-            provision.forget()
-            try:
-                provision.ensure_storage()
-                rows += [{"through": "azurite", **measure_through_storage(n, rng)} for n in sizes]
-            finally:
-                if saved is None:
-                    os.environ.pop("FACEGATE_STORAGE", None)
-                else:
-                    os.environ["FACEGATE_STORAGE"] = saved
-                clients.reset()
-                provision.forget()
+        with (
+            Azurite.on_free_ports() as emulator,
+            storage_of_this_process(emulator.connection_string),
+        ):
+            rows += [{"through": "azurite", **measure_through_storage(n, rng)} for n in sizes]
     rows += [{"through": "memory", **measure_in_memory(n, rng)} for n in memory_sizes]
     return rows
 

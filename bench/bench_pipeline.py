@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -28,12 +27,12 @@ import numpy as np
 from tqdm import tqdm
 
 from shared.pipeline.uploads import DETECT_ATTRIBUTES, SENSITIVE_FEATURES
-from shared.storage import clients, names, provision
+from shared.storage import clients, names
 from shared.vision import Analyzer
 from shared.vision.catalog import Catalog
 from tests.data import make_photos as photos
 from tests.support.apphost import AppHost, app_env, wait_until
-from tools.dev.azurite import ROOT, Azurite
+from tools.dev.azurite import ROOT, Azurite, storage_of_this_process
 from tools.dev.seed import seed_customer
 
 FEATURES = "detect,age,gender,emotion"
@@ -64,56 +63,13 @@ def _result_names(prefix: str) -> set[str]:
 
 def through_pipeline(data: list[bytes], workdir: Path) -> dict[str, Any]:
     emulator = Azurite.on_free_ports().start()
-    saved = {k: os.environ.get(k) for k in ("FACEGATE_STORAGE", "AzureWebJobsStorage")}
-    os.environ["FACEGATE_STORAGE"] = emulator.connection_string
-    os.environ["AzureWebJobsStorage"] = emulator.connection_string
-    clients.reset()
-    provision.forget()
     host = AppHost(workdir / "host", app_env(emulator.connection_string))
     try:
-        provision.ensure_storage()
-        customer = seed_customer(
-            f"bench-{uuid.uuid4().hex[:8]}",
-            actions=("detect", "age", "gender", "emotion"),
-            purposes=("benchmark",),
-        )["customerId"]
-        host.start()
-        uploads = clients.blob_service().get_container_client(names.UPLOADS)
-
-        def put(name: str, body: bytes) -> None:
-            uploads.upload_blob(f"{customer}/{name}", body, metadata={"features": FEATURES})
-
-        put("warmup/0.jpg", data[0])  # the host loads its models on its first upload
-        wait_until(lambda: _result_names(f"{customer}/warmup/"), "the warm-up result", 300)
-        started = time.perf_counter()
-        for i, body in enumerate(data):
-            put(f"run/{i:04d}.jpg", body)
-        uploaded = time.perf_counter() - started
-        prefix = f"{customer}/run/"
-        with tqdm(total=len(data), desc="pipeline results", unit="img", dynamic_ncols=True) as bar:
-            done: set[str] = set()
-            deadline = time.monotonic() + 900
-            while len(done) < len(data):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"only {len(done)}/{len(data)} results after 900 s")
-                new = _result_names(prefix) - done
-                bar.update(len(new))
-                done |= new
-                if len(done) < len(data):
-                    time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        container = clients.blob_service().get_container_client(names.RESULTS)
-        results = [json.loads(container.download_blob(n).readall()) for n in sorted(done)]
+        with storage_of_this_process(emulator.connection_string):
+            results, elapsed, uploaded = _run_batch(data, host)
     finally:
         host.stop()
         emulator.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        clients.reset()
-        provision.forget()
     statuses = {r["status"] for r in results}
     if statuses != {"succeeded"}:
         raise RuntimeError(f"pipeline results not all succeeded: {statuses}")
@@ -126,6 +82,43 @@ def through_pipeline(data: list[bytes], workdir: Path) -> dict[str, Any]:
         "median_total_ms": statistics.median(r["timings"]["totalMs"] for r in results),
         "faces": sum(len(r["faces"]) for r in results),
     }
+
+
+def _run_batch(data: list[bytes], host: AppHost) -> tuple[list[dict], float, float]:
+    """Upload ``data`` for a fresh customer and wait for every result: (results, s, upload s)."""
+    customer = seed_customer(
+        f"bench-{uuid.uuid4().hex[:8]}",
+        actions=("detect", "age", "gender", "emotion"),
+        purposes=("benchmark",),
+    )["customerId"]
+    host.start()
+    uploads = clients.blob_service().get_container_client(names.UPLOADS)
+
+    def put(name: str, body: bytes) -> None:
+        uploads.upload_blob(f"{customer}/{name}", body, metadata={"features": FEATURES})
+
+    put("warmup/0.jpg", data[0])  # the host loads its models on its first upload
+    wait_until(lambda: _result_names(f"{customer}/warmup/"), "the warm-up result", 300)
+    started = time.perf_counter()
+    for i, body in enumerate(data):
+        put(f"run/{i:04d}.jpg", body)
+    uploaded = time.perf_counter() - started
+    prefix = f"{customer}/run/"
+    with tqdm(total=len(data), desc="pipeline results", unit="img", dynamic_ncols=True) as bar:
+        done: set[str] = set()
+        deadline = time.monotonic() + 900
+        while len(done) < len(data):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(done)}/{len(data)} results after 900 s")
+            new = _result_names(prefix) - done
+            bar.update(len(new))
+            done |= new
+            if len(done) < len(data):
+                time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    container = clients.blob_service().get_container_client(names.RESULTS)
+    results = [json.loads(container.download_blob(n).readall()) for n in sorted(done)]
+    return results, elapsed, uploaded
 
 
 def in_process(data: list[bytes], workers: int) -> dict[str, Any]:

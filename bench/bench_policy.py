@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -19,8 +18,7 @@ from pathlib import Path
 
 from shared.policy import authenticate, context_from, decide, decide_all, engine, model, registry
 from shared.policy.decisions import evaluate_all
-from shared.storage import clients, provision
-from tools.dev.azurite import ROOT, Azurite
+from tools.dev.azurite import ROOT, Azurite, storage_of_this_process
 
 PHOTO = ROOT / "tests" / "data" / "photos" / "astronaut.png"
 
@@ -53,13 +51,10 @@ def _analysis(calls: int) -> dict[str, float] | str:
 
 
 def run(calls: int) -> dict[str, object]:
-    emulator = Azurite.on_free_ports().start()
-    saved = os.environ.get("FACEGATE_STORAGE")
-    os.environ["FACEGATE_STORAGE"] = emulator.connection_string
-    clients.reset()
-    provision.forget()
-    try:
-        provision.ensure_storage()
+    with (
+        Azurite.on_free_ports() as emulator,
+        storage_of_this_process(emulator.connection_string),
+    ):
         customer = registry.add_customer(
             model.Customer.create(
                 id="bench",
@@ -93,14 +88,6 @@ def run(calls: int) -> dict[str, object]:
                 lambda: decide_all(customer, ["detect", "age", "emotion"], context), calls
             ),
         }
-    finally:
-        emulator.stop()
-        if saved is None:
-            os.environ.pop("FACEGATE_STORAGE", None)
-        else:
-            os.environ["FACEGATE_STORAGE"] = saved
-        clients.reset()
-        provision.forget()
     return {"gate": rows, "analysis": _analysis(max(3, calls // 100))}
 
 

@@ -7,13 +7,11 @@ code under test builds its clients exactly as it does in production.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from shared.storage import clients, provision
-from tools.dev.azurite import Azurite
+from tools.dev.azurite import Azurite, storage_of_this_process
 
 
 @pytest.fixture(scope="session")
@@ -21,20 +19,8 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     emulator = Azurite.on_free_ports()
     emulator.log_path = tmp_path_factory.mktemp("azurite") / "azurite.log"
     emulator.start()
-    saved = {k: os.environ.get(k) for k in ("FACEGATE_STORAGE", "AzureWebJobsStorage")}
-    os.environ["FACEGATE_STORAGE"] = emulator.connection_string
-    os.environ["AzureWebJobsStorage"] = emulator.connection_string
-    clients.reset()
-    provision.forget()
-    provision.ensure_storage()
     try:
-        yield emulator
+        with storage_of_this_process(emulator.connection_string):
+            yield emulator
     finally:
         emulator.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        clients.reset()
-        provision.forget()

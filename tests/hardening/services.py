@@ -13,12 +13,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.policy import registry
-from shared.storage import clients, provision
 from tools.dev.azurite import ACCOUNT, ACCOUNT_KEY, ROOT, free_ports, port_open
 
 BIN = ROOT / "node_modules" / ".bin"
@@ -115,26 +112,3 @@ class SplitAzurite:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
-
-
-@contextlib.contextmanager
-def storage_of_this_process(connection_string: str) -> Iterator[None]:
-    """Point this process's clients (seeding, checks) at ``connection_string`` for a while."""
-    saved = {k: os.environ.get(k) for k in ("FACEGATE_STORAGE", "AzureWebJobsStorage")}
-
-    def use(values: dict[str, str | None]) -> None:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        clients.reset()
-        provision.forget()
-        registry.reset_caches()
-
-    use({"FACEGATE_STORAGE": connection_string, "AzureWebJobsStorage": connection_string})
-    try:
-        provision.ensure_storage()
-        yield
-    finally:
-        use(saved)

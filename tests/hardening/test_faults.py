@@ -24,9 +24,9 @@ import requests
 from shared.policy import audit_rows
 from shared.storage import clients, names
 from tests.data import make_photos as photos
-from tests.hardening.services import SplitAzurite, storage_of_this_process, wait_persisted
+from tests.hardening.services import SplitAzurite, wait_persisted
 from tests.support.apphost import AppHost, app_env, wait_until
-from tools.dev.azurite import Azurite
+from tools.dev.azurite import Azurite, storage_of_this_process
 from tools.dev.seed import seed_customer
 
 ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,3 +148,35 @@ class Azurite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def storage_of_this_process(connection_string: str) -> Iterator[None]:
+    """Point this process's storage clients at ``connection_string`` while the block runs.
+
+    Sets FACEGATE_STORAGE and the host's AzureWebJobsStorage, forgets cached clients,
+    provisioning and registry lookups, provisions the account, and restores it all after.
+    For tests, benchmarks and tools that run the app's code in-process.
+    """
+    from shared.policy import registry
+    from shared.storage import clients, provision
+
+    keys = ("FACEGATE_STORAGE", "AzureWebJobsStorage")
+    saved = {key: os.environ.get(key) for key in keys}
+
+    def use(values: dict[str, str | None]) -> None:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        clients.reset()
+        provision.forget()
+        registry.reset_caches()
+
+    use(dict.fromkeys(keys, connection_string))
+    try:
+        provision.ensure_storage()
+        yield
+    finally:
+        use(saved)
