@@ -6,12 +6,11 @@ fails this test instead of escaping the check.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.data import make_photos as photos
 from tests.support.metadata import http_routes
+from tests.support.resources import customer_resources
 
 PHOTO = {"X-Capture-Context": "photo"}
 # Routes that take no id of any customer's resource.
@@ -21,17 +20,7 @@ NO_IDS = {"health", "openapi", "detect", "galleries_list"}
 @pytest.fixture(scope="module")
 def acme_things(acme):
     """A gallery, a person, an enrolled face and a faceId, all acme's."""
-    gallery = f"iso-{uuid.uuid4().hex[:8]}"
-    assert acme.request("PUT", f"/galleries/{gallery}", json={"name": "Private"}).status_code == 200
-    person = acme.post_json(f"/galleries/{gallery}/persons", {"name": "P"}).json()["personId"]
-    face = acme.request(
-        "POST", f"/galleries/{gallery}/persons/{person}/faces",
-        data=photos.ASTRONAUT.read_bytes(), headers=PHOTO,
-    ).json()["persistedFaceId"]  # fmt: skip
-    face_id = acme.detect(
-        photos.GRACE_HOPPER.read_bytes(), "returnFaceId=true", headers=PHOTO
-    ).json()[0]["faceId"]
-    return {"galleryId": gallery, "personId": person, "persistedFaceId": face, "faceId": face_id}
+    return customer_resources(acme, "iso")
 
 
 def cases(ids: dict[str, str], own_face_id: str) -> dict[str, list[tuple[str, str, dict | None]]]:
@@ -91,12 +80,12 @@ def test_same_gallery_id_is_a_separate_namespace(acme, acme_things, globex):
         globex.request("PUT", f"/galleries/{gallery}", json={"name": "Globex's"}).status_code == 200
     )
     assert globex.request("GET", f"/galleries/{gallery}/persons").json() == []
-    assert acme.request("GET", f"/galleries/{gallery}").json()["name"] == "Private"
+    assert acme.request("GET", f"/galleries/{gallery}").json()["name"] == "iso"
     persons = acme.request("GET", f"/galleries/{gallery}/persons").json()
     assert [p["personId"] for p in persons] == [acme_things["personId"]]
     assert persons[0]["persistedFaceIds"] == [acme_things["persistedFaceId"]]
     assert gallery not in [
-        g["galleryId"] for g in globex.request("GET", "/galleries").json() if g["name"] == "Private"
+        g["galleryId"] for g in globex.request("GET", "/galleries").json() if g["name"] == "iso"
     ]
     globex.request("DELETE", f"/galleries/{gallery}")
     assert acme.request("GET", f"/galleries/{gallery}").status_code == 200

@@ -24,6 +24,7 @@ from tests.data import make_photos as photos
 from tests.hardening.fuzzing import fuzz_settings, outcome, target
 from tests.hardening.http import check_answer, send
 from tests.support.metadata import http_routes
+from tests.support.resources import customer_resources
 
 pytestmark = pytest.mark.fuzz
 
@@ -36,14 +37,7 @@ BLANK = photos.encode(__import__("numpy").full((64, 64, 3), 90, "uint8"), "PNG")
 @pytest.fixture(scope="module")
 def own(acme):
     """acme's real ids, so some cases go deep instead of failing validation."""
-    gallery = f"fz-{uuid.uuid4().hex[:8]}"
-    assert acme.request("PUT", f"/galleries/{gallery}", json={"name": "fuzz"}).status_code == 200
-    person = acme.post_json(f"/galleries/{gallery}/persons", {"name": "P"}).json()["personId"]
-    face = acme.request(
-        "POST", f"/galleries/{gallery}/persons/{person}/faces",
-        data=photos.ASTRONAUT.read_bytes(), headers=PHOTO,
-    ).json()["persistedFaceId"]  # fmt: skip
-    return {"galleryId": gallery, "personId": person, "persistedFaceId": face}
+    return customer_resources(acme, "fz")
 
 
 HOSTILE = st.sampled_from(

@@ -19,33 +19,20 @@ import pytest
 
 from tests.data import make_photos as photos
 from tests.support.metadata import http_routes
+from tests.support.resources import customer_resources
 
 PHOTO = {"X-Capture-Context": "photo"}
 PARAM = re.compile(r"\{([^}:?*=]+)[^}]*\}")
 
 
-def _things(client, prefix: str) -> dict[str, str]:
-    gallery = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    assert client.request("PUT", f"/galleries/{gallery}", json={"name": prefix}).status_code == 200
-    person = client.post_json(f"/galleries/{gallery}/persons", {"name": "P"}).json()["personId"]
-    face = client.request(
-        "POST", f"/galleries/{gallery}/persons/{person}/faces",
-        data=photos.ASTRONAUT.read_bytes(), headers=PHOTO,
-    ).json()["persistedFaceId"]  # fmt: skip
-    face_id = client.detect(
-        photos.GRACE_HOPPER.read_bytes(), "returnFaceId=true", headers=PHOTO
-    ).json()[0]["faceId"]
-    return {"galleryId": gallery, "personId": person, "persistedFaceId": face, "faceId": face_id}
-
-
 @pytest.fixture(scope="module")
 def victim(acme) -> dict[str, str]:
-    return _things(acme, "vic")
+    return customer_resources(acme, "vic")
 
 
 @pytest.fixture(scope="module")
 def attacker(globex) -> dict[str, str]:
-    return _things(globex, "att")
+    return customer_resources(globex, "att")
 
 
 def _nowhere(name: str) -> str:
