@@ -19,30 +19,10 @@ import pytest
 from shared.storage import clients, names
 from tests.data import make_photos as photos
 from tests.support.apphost import AppHost, app_env, wait_until
+from tests.support.blobs import remaining_uploads, results_for, upload
 from tools.dev.seed import seed_customer
 
 ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
-
-
-def put(customer: str, name: str, data: bytes, **metadata: str) -> str:
-    blob = clients.blob_service().get_blob_client(names.UPLOADS, f"{customer}/{name}")
-    blob.upload_blob(data, overwrite=True, metadata=metadata or None)
-    return f"{customer}/{name}"
-
-
-def results_for(paths: list[str]) -> dict[str, dict]:
-    container = clients.blob_service().get_container_client(names.RESULTS)
-    found = {}
-    for path in paths:
-        blob = container.get_blob_client(f"{path}.json")
-        if blob.exists():
-            found[path] = json.loads(blob.download_blob().readall())
-    return found
-
-
-def remaining_uploads(paths: list[str]) -> set[str]:
-    container = clients.blob_service().get_container_client(names.UPLOADS)
-    return {p for p in paths if container.get_blob_client(p).exists()}
 
 
 def good_images() -> list[bytes]:
@@ -74,29 +54,29 @@ def test_a_batch_of_55_uploads_each_gets_one_right_result(app, tenants):
         expect[path] = (status, code)
 
     for i, data in enumerate(good):
-        add(put(acme, f"good/{i:02d}.jpg", data, features="detect,age,emotion"), "succeeded")
+        add(upload(acme, f"good/{i:02d}.jpg", data, features="detect,age,emotion"), "succeeded")
     for i in range(5):
         cut = len(good[i]) // (i + 2)
-        add(put(acme, f"corrupt/{i}.jpg", good[i][:cut]), "failed", "InvalidImage")
-    add(put(acme, "corrupt/text.png", b"definitely not a png"), "failed", "InvalidImage")
+        add(upload(acme, f"corrupt/{i}.jpg", good[i][:cut]), "failed", "InvalidImage")
+    add(upload(acme, "corrupt/text.png", b"definitely not a png"), "failed", "InvalidImage")
     for i in range(3):
-        add(put(acme, f"huge/{i}.jpg", b"\xff\xd8\xff" + os.urandom(6 * 1024 * 1024)), "failed",
+        add(upload(acme, f"huge/{i}.jpg", b"\xff\xd8\xff" + os.urandom(6 * 1024 * 1024)), "failed",
             "InvalidImageSize")  # fmt: skip
     for i in range(5):
         blank = np.full((240, 320, 3), 40 * i, np.uint8)
-        add(put(acme, f"noface/{i}.png", photos.encode(blank, "PNG")), "succeeded")
+        add(upload(acme, f"noface/{i}.png", photos.encode(blank, "PNG")), "succeeded")
     many = photos.encode(photos.composite(), "JPEG")
     for i in range(3):
-        add(put(acme, f"many/{i}.jpg", many), "succeeded")
+        add(upload(acme, f"many/{i}.jpg", many), "succeeded")
     for i in range(4):
-        add(put(keeper, f"kept/{i}.jpg", good[i]), "succeeded")
+        add(upload(keeper, f"kept/{i}.jpg", good[i]), "succeeded")
     for i in range(5):
-        add(put(tenants["suspended"], f"s/{i}.jpg", good[i]), "failed", "PolicyDenied")
+        add(upload(tenants["suspended"], f"s/{i}.jpg", good[i]), "failed", "PolicyDenied")
     for i in range(5):
-        add(put(tenants["uspd"], f"p/{i}.jpg", good[i], galleryid="watchlist",
+        add(upload(tenants["uspd"], f"p/{i}.jpg", good[i], galleryid="watchlist",
                 capturecontext="photo"), "failed", "PolicyDenied")  # fmt: skip
     for i in range(2):
-        add(put(tenants["unknown"], f"u/{i}.jpg", good[i]), "failed", "UnknownCustomer")
+        add(upload(tenants["unknown"], f"u/{i}.jpg", good[i]), "failed", "UnknownCustomer")
     paths = list(expect)
     assert len(paths) >= 50
 
@@ -143,7 +123,7 @@ def test_killed_worker_answers_every_upload_once_after_restart(azurite, tenants,
     host = AppHost(tmp_path / "host", app_env(azurite.connection_string)).start()
     acme = tenants["acme"]
     good = good_images()
-    paths = [put(acme, f"kill/{i:02d}.jpg", good[i % len(good)]) for i in range(24)]
+    paths = [upload(acme, f"kill/{i:02d}.jpg", good[i % len(good)]) for i in range(24)]
     wait_until(lambda: len(results_for(paths)) >= 4, "a few results before the kill", 300)
     host.kill()
     before = {

@@ -8,15 +8,19 @@ three processes, so one service can fail while the others keep working.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.dev.azurite import ACCOUNT, ACCOUNT_KEY, ROOT, free_ports, port_open
+from tools.dev.azurite import (
+    ACCOUNT,
+    ACCOUNT_KEY,
+    ROOT,
+    free_ports,
+    port_open,
+    stop_process_group,
+)
 
 BIN = ROOT / "node_modules" / ".bin"
 
@@ -66,14 +70,7 @@ class Service:
     def stop(self, timeout: float = 10) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)  # lets it write its data out
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, timeout)  # SIGTERM first: it writes its data out
         deadline = time.monotonic() + timeout
         while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -15,6 +15,7 @@ import pytest
 from shared.storage import clients, names
 from tests.data.hostile import make_hostile
 from tests.support.apphost import wait_until
+from tests.support.blobs import results_for
 
 MANIFEST = json.loads(make_hostile.MANIFEST.read_text())
 QUERY = "returnFaceAttributes=headPose,qualityForRecognition&returnFaceLandmarks=true"
@@ -39,16 +40,6 @@ def test_every_hostile_file_through_detect(acme, entry: dict) -> None:
         assert len(body) == entry["faces"]
 
 
-def _results(paths: list[str]) -> dict[str, dict]:
-    container = clients.blob_service().get_container_client(names.RESULTS)
-    found = {}
-    for path in paths:
-        blob = container.get_blob_client(f"{path}.json")
-        if blob.exists():
-            found[path] = json.loads(blob.download_blob().readall())
-    return found
-
-
 def test_every_hostile_file_through_a_blob_upload(app, acme) -> None:
     uploads = clients.blob_service().get_container_client(names.UPLOADS)
     paths = {}
@@ -59,7 +50,7 @@ def test_every_hostile_file_through_a_blob_upload(app, acme) -> None:
         )
         paths[path] = entry
     results = wait_until(
-        lambda: (r := _results(list(paths))) and len(r) == len(paths) and r,
+        lambda: (r := results_for(list(paths))) and len(r) == len(paths) and r,
         "a result for every hostile upload",
         timeout=300,
     )

@@ -49,6 +49,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM a child started with start_new_session=True (and its children); SIGKILL if it
+    has not exited after ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class Azurite:
     """One Azurite process serving blob, queue and table on three ports."""
@@ -129,14 +144,7 @@ class Azurite:
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, timeout)
         # wait until the ports are really free so a restart can bind them
         deadline = time.monotonic() + timeout
         while any(port_open(p) for p in self.ports) and time.monotonic() < deadline:

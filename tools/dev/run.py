@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 from shared.storage import provision
-from tools.dev.azurite import ROOT, Azurite, port_open
+from tools.dev.azurite import ROOT, Azurite, port_open, stop_process_group
 
 APP_PORT = 7071
 HEALTH_URL = f"http://127.0.0.1:{APP_PORT}/api/health"
@@ -60,14 +60,7 @@ def _stop(process: subprocess.Popen | None, name: str) -> None:
     if process is None or process.poll() is not None:
         return
     print(f"stopping {name}")
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+    stop_process_group(process, 15)
 
 
 def _seed_demo_customer() -> dict | None:
