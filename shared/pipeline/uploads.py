@@ -306,11 +306,10 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
 
 
 def _customer_or_none(customer_id: str) -> Customer | None:
+    """The customer, or None if unknown; a registry outage raises (retry, never guess)."""
     try:
         return get_customer(customer_id)
     except NotFound:
-        return None
-    except FaceGateError:
         return None
 
 

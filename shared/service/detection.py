@@ -18,10 +18,8 @@ def authorize_detect(customer: Customer, context: Context, options: DetectOption
     return decision.decision_id
 
 
-def analyze(
-    customer: Customer, image: bytes, options: DetectOptions
-) -> tuple[list[vision.Face], list[dict[str, Any]]]:
-    """Run vision on an already-authorized request; faces and their Azure-shaped JSON."""
+def analyze(customer: Customer, image: bytes, options: DetectOptions) -> list[dict[str, Any]]:
+    """Run vision on an already-authorized request; the faces' Azure-shaped JSON."""
     faces = engine.analyzer().analyze(
         image,
         options.attributes,
@@ -30,7 +28,7 @@ def analyze(
         max_faces=options.max_faces,
     )
     body = [
-        face.to_json(landmarks=options.return_landmarks, attributes=options.attributes)
+        face.to_json(landmarks=options.return_landmarks, attributes=bool(options.attributes))
         for face in faces
     ]
     if options.return_face_id and faces:
@@ -38,11 +36,11 @@ def analyze(
             customer.id, [(face.embedding, vision.RECOGNITION_MODEL) for face in faces]
         )
         body = [{"faceId": face_id, **item} for face_id, item in zip(ids, body, strict=True)]
-    return faces, body
+    return body
 
 
 def detect(
     customer: Customer, context: Context, image: bytes, options: DetectOptions
 ) -> list[dict[str, Any]]:
     authorize_detect(customer, context, options)
-    return analyze(customer, image, options)[1]
+    return analyze(customer, image, options)
