@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: help setup run test test-fast lint format fuzz load bench eval models clean
+.PHONY: help setup browser run test test-fast lint format fuzz load bench eval models clean
 
 help:
 	@echo "make run        start Azurite + the app on http://127.0.0.1:7071 (sets up what is missing)"
@@ -28,11 +28,18 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The console's browser tests drive Debian's Chromium (Playwright never downloads one).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
 # --- the two commands -------------------------------------------------------------------
 run: setup
 	$(PY) -m tools.dev.run
 
-test: setup lint check-infra
+test: setup browser lint check-infra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # --- checks and tools -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from shared.errors import (
     BadArgument,
     Conflict,
     FaceGateError,
+    Forbidden,
     InvalidImage,
     InvalidImageSize,
     NotFound,
@@ -38,6 +39,7 @@ PURPOSE_HEADER = "X-Purpose"
 
 STATUS: tuple[tuple[type[FaceGateError], int], ...] = (
     (PolicyDenied, 403),
+    (Forbidden, 403),
     (Unauthorized, 401),
     (NotFound, 404),
     (Conflict, 409),

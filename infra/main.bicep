@@ -72,6 +72,16 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('App setting FACEGATE_CONSOLE_AUTH: off, or entra (operators sign in to the console with Microsoft Entra ID; see docs/deploy.md).')
+@allowed([
+  'off'
+  'entra'
+])
+param consoleAuth string = 'off'
+
+@description('Client id of the console\'s Entra app registration (app role FaceGate.Operator); required when consoleAuth is entra.')
+param consoleClientId string = ''
+
 @description('App setting FACEGATE_ONNX_THREADS.')
 @minValue(1)
 param onnxThreads int = 1
@@ -99,6 +109,9 @@ var tableNames = [
   'faces'
   'faceids'
   'poisonuploads'
+  'operators'
+  'consolesessions'
+  'operatorchanges'
 ]
 var queueNames = [
   'webjobs-blobtrigger-poison'
@@ -167,6 +180,8 @@ module functionApp 'modules/function-app.bicep' = {
     usFederalFaceLawInForce: usFederalFaceLawInForce
     registryCacheSeconds: registryCacheSeconds
     onnxThreads: onnxThreads
+    consoleAuth: consoleAuth
+    consoleClientId: consoleClientId
   }
 }
 

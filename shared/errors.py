@@ -72,3 +72,10 @@ class ServiceUnavailable(FaceGateError):
     """A dependency (registry, policy, storage) is unreachable: fail closed."""
 
     code = "ServiceUnavailable"
+
+
+class Forbidden(FaceGateError):
+    """Authenticated, but not allowed here (an account without the console operator role,
+    a change without its anti-forgery token)."""
+
+    code = "Forbidden"

@@ -43,6 +43,13 @@ SETTINGS: tuple[Setting, ...] = (
         "revocation takes effect within this time (at most 30).",
     ),
     Setting(
+        "FACEGATE_CONSOLE_AUTH",
+        "local",
+        "How operators sign in to the console: `local` (an operator credential, "
+        "`make run` prints one), `entra` (App Service authentication with Microsoft "
+        "Entra ID; only then is `X-MS-CLIENT-PRINCIPAL` trusted) or `off`.",
+    ),
+    Setting(
         "FACEGATE_ONNX_THREADS",
         "1",
         "Intra-op threads per ONNX session (the Functions host runs requests in parallel).",

@@ -60,6 +60,16 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('FACEGATE_CONSOLE_AUTH: off, or entra (App Service authentication with Microsoft Entra ID).')
+@allowed([
+  'off'
+  'entra'
+])
+param consoleAuth string = 'off'
+
+@description('Client id of the console\'s Entra app registration (with the FaceGate.Operator app role); needed when consoleAuth is entra.')
+param consoleClientId string = ''
+
 @description('FACEGATE_ONNX_THREADS.')
 @minValue(1)
 param onnxThreads int = 1
@@ -157,6 +167,12 @@ var appSettings = [
     name: 'FACEGATE_ONNX_THREADS'
     value: string(onnxThreads)
   }
+  // entra: the console trusts X-MS-CLIENT-PRINCIPAL, which App Service authentication
+  // (configured below only then) sets and strips from clients' own requests.
+  {
+    name: 'FACEGATE_CONSOLE_AUTH'
+    value: consoleAuth
+  }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -241,6 +257,48 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   name: 'ftp'
   properties: {
     allow: false
+  }
+}
+
+// App Service authentication (Easy Auth) for the operators' console: Microsoft Entra ID signs
+// operators in; anonymous requests still reach the app, because the customer API authenticates
+// with its own keys and the console itself refuses anyone without a session. No client secret:
+// sign-in uses the OpenID Connect implicit flow (the registration issues ID tokens), and the
+// token store is off, so no token is kept for the app.
+resource consoleAuthSettings 'Microsoft.Web/sites/config@2024-04-01' = if (consoleAuth == 'entra') {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: consoleClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            consoleClientId
+            'api://${consoleClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
   }
 }
 

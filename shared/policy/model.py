@@ -35,7 +35,7 @@ SECTORS: tuple[str, ...] = (
     "research",
 )
 STATUSES: tuple[str, ...] = ("pending", "active", "suspended")
-REVIEW_STATES: tuple[str, ...] = ("none", "pending", "approved")
+REVIEW_STATES: tuple[str, ...] = ("none", "pending", "approved", "denied")
 RETENTIONS: tuple[str, ...] = ("delete", "keep")
 
 CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -19,6 +19,9 @@ PERSONS = "persons"  # persons in a gallery
 FACES = "faces"  # enrolled faces (embeddings) of a person
 FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
 POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
+OPERATORS = "operators"  # console operators' credential hashes (local sign-in)
+CONSOLE_SESSIONS = "consolesessions"  # console sessions, by hash of the session cookie
+OPERATOR_CHANGES = "operatorchanges"  # append-only: every console change, who and why
 
 TABLES: tuple[str, ...] = (
     CUSTOMERS,
@@ -29,6 +32,9 @@ TABLES: tuple[str, ...] = (
     FACES,
     FACEIDS,
     POISON,
+    OPERATORS,
+    CONSOLE_SESSIONS,
+    OPERATOR_CHANGES,
 )
 
 # Queues

@@ -1,4 +1,5 @@
-"""`python -m tools.admin`: manage customers and keys, read the audit trail, check policies.
+"""`python -m tools.admin`: manage customers, keys and console operators, read the audit trail,
+check policies.
 
 Works against the storage the app uses (FACEGATE_STORAGE, default the local
 emulator). Output is JSON on stdout; an error is one line on stderr and exit
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.console import operators
 from shared.errors import BadArgument, FaceGateError, ServiceUnavailable
 from shared.policy import audit, context_from, engine, model, registry
 from shared.policy.decisions import evaluate_all
@@ -112,6 +114,20 @@ def keys_revoke(args: argparse.Namespace) -> None:
 def keys_list(args: argparse.Namespace) -> None:
     registry.load_customer(args.customer)
     _emit([k.to_dict() for k in registry.list_keys(args.customer)])
+
+
+# --- console operators ---------------------------------------------------------------------
+
+
+def operators_issue(args: argparse.Namespace) -> None:
+    credential = operators.issue_credential(args.name)
+    _emit(
+        {
+            "operator": args.name,
+            "credential": credential,
+            "note": "For the console's local sign-in; shown only once, any earlier one is void.",
+        }
+    )
 
 
 # --- audit and policy ----------------------------------------------------------------------
@@ -227,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = keys.add_parser("list", help="a customer's keys (ids and state only)")
     listing.add_argument("--customer", required=True)
     listing.set_defaults(run=keys_list)
+
+    ops = areas.add_parser("operators", help="console operators (local sign-in)")
+    ops_commands = ops.add_subparsers(dest="command", required=True)
+    op_issue = ops_commands.add_parser("issue", help="a new console credential, printed once")
+    op_issue.add_argument("--name", required=True, help="operator name, e.g. ada@example.org")
+    op_issue.set_defaults(run=operators_issue)
 
     audits = areas.add_parser("audit", help="the audit trail").add_subparsers(
         dest="command", required=True

@@ -1,4 +1,5 @@
-"""`make run`: Azurite + the function app on 127.0.0.1:7071, a demo customer, and how to call it.
+"""`make run`: Azurite + the function app on 127.0.0.1:7071, a demo customer, the console, and how
+to call it.
 
 Starts Azurite on its default ports with data in .azurite/ (or reuses one that
 is already listening there), then `func start` when Functions Core Tools is on
@@ -21,6 +22,7 @@ from tools.dev.azurite import ROOT, Azurite, port_open, stop_process_group
 
 APP_PORT = 7071
 HEALTH_URL = f"http://127.0.0.1:{APP_PORT}/api/health"
+LOCAL_OPERATOR = "local-operator"
 
 
 def _local_settings() -> dict[str, str]:
@@ -72,7 +74,14 @@ def _seed_demo_customer() -> dict | None:
     return seed_demo_customer()
 
 
-def _print_usage(health: dict, demo: dict | None) -> None:
+def _issue_operator_credential() -> str:
+    """A fresh console credential for the local operator (any earlier one stops working)."""
+    from shared.console import operators
+
+    return operators.issue_credential(LOCAL_OPERATOR)
+
+
+def _print_usage(health: dict, demo: dict | None, operator_credential: str) -> None:
     key = (demo or {}).get("key", "<your key>")
     print()
     print(f"FaceGate is running on http://127.0.0.1:{APP_PORT}/api  (health: {health['status']})")
@@ -89,6 +98,10 @@ def _print_usage(health: dict, demo: dict | None) -> None:
         f"--data-binary @tests/data/photos/astronaut.png "
         f'"http://127.0.0.1:{APP_PORT}/api/detect?returnFaceAttributes=headPose,qualityForRecognition"'
     )
+    print()
+    print(f"operators' console: http://127.0.0.1:{APP_PORT}/api/console")
+    print(f"  operator: {LOCAL_OPERATOR}  credential: {operator_credential}")
+    print("  (a new credential each run; it opens the console only, never the API)")
     print()
     print("Ctrl-C stops the app and Azurite.")
 
@@ -119,7 +132,7 @@ def main() -> int:
         provision.ensure_storage()  # containers, tables and queues, as Bicep creates in Azure
         app = _start_app(env)
         health = _wait_for_health(app)
-        _print_usage(health, _seed_demo_customer())
+        _print_usage(health, _seed_demo_customer(), _issue_operator_credential())
         app.wait()
         return app.returncode or 0
     except KeyboardInterrupt:
