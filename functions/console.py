@@ -173,12 +173,16 @@ def console_asset(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("console_session")
 @bp.route(route="console/api/session", methods=["GET", "POST", "DELETE"], auth_level=ANON)
 def console_session(req: func.HttpRequest) -> func.HttpResponse:
-    """GET: who is signed in and the session's anti-forgery token. POST: sign in (an operator
-    credential locally; the Entra principal in Azure). DELETE: sign out."""
+    """GET: who is signed in and the session's anti-forgery token (``operator: null`` and how to
+    sign in, without a session cookie). POST: sign in (an operator credential locally; the
+    Entra principal in Azure). DELETE: sign out."""
     if req.method == "POST":
         return _sign_in(req)
     if req.method == "DELETE":
         return _serve(req, _sign_out, change=True)
+    token = web.cookie_value(req.headers.get("Cookie"))
+    if token is None:  # the page asks before anyone signed in: not an error
+        return _json(200, {"operator": None, "signIn": _sign_in_hint()}, new_id())
     return _serve(req, _whoami)
 
 

@@ -14,6 +14,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ASSETS: dict[str, str] = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 PAGE = "index.html"
 COOKIE = "fg_console"

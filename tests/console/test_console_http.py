@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import re
 
 import requests
 
@@ -92,15 +93,12 @@ def test_a_forged_easy_auth_header_is_ignored_when_easy_auth_is_off(app) -> None
         ],
     }
     header = base64.b64encode(json.dumps(principal).encode()).decode()
-    for method in ("GET", "POST"):
-        response = requests.request(
-            method,
-            f"{app.url}/api/console/api/session",
-            headers={"X-MS-CLIENT-PRINCIPAL": header},
-            json={},
-            timeout=30,
-        )
-        assert response.status_code == 401, method
+    url = f"{app.url}/api/console/api/session"
+    headers = {"X-MS-CLIENT-PRINCIPAL": header}
+    assert requests.post(url, headers=headers, json={}, timeout=30).status_code == 401
+    assert requests.get(url, headers=headers, timeout=30).json()["operator"] is None
+    listing = requests.get(f"{app.url}/api/console/api/customers", headers=headers, timeout=30)
+    assert listing.status_code == 401
 
 
 def test_every_change_needs_the_anti_forgery_token_and_same_origin(console: Console) -> None:
@@ -346,3 +344,33 @@ def test_signing_out_ends_the_session(app, credential) -> None:
     assert session.change("DELETE", "/session", {}).status_code == 200
     replay = requests.get(session.url("/customers"), cookies=stolen_cookie, timeout=30)
     assert replay.status_code == 401
+
+
+STATIC_ROUTES = {"console_page", "console_asset"}  # the page and its files: no data in them
+
+
+def test_every_console_route_refuses_a_customer_key(app) -> None:
+    """Every console function from the app's metadata, each method, with a valid customer key
+    and no session: 401 (the page, its files and "who am I" hold no data)."""
+    from tests.support.metadata import console_routes
+
+    customer = new_customer("prober", actions=("detect", "verify", "identify", "enroll"))
+    headers = {"Ocp-Apim-Subscription-Key": customer["key"], "Content-Type": "application/json"}
+    routes = console_routes()
+    assert len(routes) >= 10 and set(routes) >= STATIC_ROUTES
+    for name, (template, methods) in sorted(routes.items()):
+        path = re.sub(r"\{([^}:?*=]+)[^}]*\}", lambda m: {"customerId": customer[
+            "customerId"]}.get(m.group(1), "suspend"), template)  # fmt: skip
+        for method in methods:
+            response = requests.request(
+                method, f"{app.url}/api/{path}", headers=headers, json={"reason": "x"}, timeout=30
+            )
+            if name in STATIC_ROUTES or (name == "console_session" and method == "GET"):
+                assert response.status_code in (200, 404), f"{name} {method}"
+                assert customer["customerId"] not in response.text
+            else:
+                assert response.status_code == 401, f"{name} {method} {path}: {response.text}"
+    from shared.policy import registry
+
+    # the key's POST .../suspend and PATCH changed nothing
+    assert registry.load_customer(customer["customerId"]).status == "active"

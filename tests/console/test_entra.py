@@ -105,8 +105,10 @@ def entra_app(azurite, tmp_path_factory) -> Iterator[AppHost]:
 def test_over_http_easy_auth_signs_in_with_a_secure_cookie(entra_app) -> None:
     url = f"{entra_app.url}/api/console/api/session"
     anonymous = requests.get(url, timeout=30)
-    assert anonymous.status_code == 401
-    assert anonymous.json()["error"]["signIn"]["url"].startswith("/.auth/login/aad")
+    assert anonymous.status_code == 200 and anonymous.json()["operator"] is None
+    assert anonymous.json()["signIn"]["url"].startswith("/.auth/login/aad")
+    forged_cookie = requests.get(url, headers={"Cookie": "fg_console=forged"}, timeout=30)
+    assert forged_cookie.status_code == 401
     no_role = requests.post(
         url, json={}, headers={"X-MS-CLIENT-PRINCIPAL": principal(roles=())}, timeout=30
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.data import make_photos as photos
-from tests.support.metadata import http_routes
+from tests.support.metadata import customer_api_routes
 from tests.support.resources import customer_resources
 
 PHOTO = {"X-Capture-Context": "photo"}
@@ -53,7 +53,7 @@ def test_every_route_with_an_id_is_covered():
     covered = set(
         cases(dict.fromkeys(["galleryId", "personId", "persistedFaceId", "faceId"], "x"), "y")
     )
-    routes = http_routes()
+    routes = customer_api_routes()
     assert set(routes) == covered | NO_IDS, "a route was added: give it an isolation case"
     for name in NO_IDS:
         assert "{" not in routes[name][0]

@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 from tests.data import make_photos as photos
 from tests.hardening.fuzzing import fuzz_settings, outcome, target
 from tests.hardening.http import check_answer, send
-from tests.support.metadata import http_routes
+from tests.support.metadata import customer_api_routes
 from tests.support.resources import customer_resources
 
 pytestmark = pytest.mark.fuzz
 
 PHOTO = {"X-Capture-Context": "photo"}
-ROUTES = sorted(http_routes().items())  # name -> (route, methods)
+ROUTES = sorted(customer_api_routes().items())  # name -> (route, methods)
 PARAM = re.compile(r"\{([^}:?*=]+)[^}]*\}")
 BLANK = photos.encode(__import__("numpy").full((64, 64, 3), 90, "uint8"), "PNG")
 

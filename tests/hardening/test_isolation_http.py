@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from tests.data import make_photos as photos
-from tests.support.metadata import http_routes
+from tests.support.metadata import customer_api_routes
 from tests.support.resources import customer_resources
 
 PHOTO = {"X-Capture-Context": "photo"}
@@ -41,7 +41,7 @@ def _nowhere(name: str) -> str:
 
 def _mixed_paths(victim: dict, attacker: dict):
     """(function, method, path with victim ids, same path with ids that exist nowhere)."""
-    for name, (template, methods) in sorted(http_routes().items()):
+    for name, (template, methods) in sorted(customer_api_routes().items()):
         params = PARAM.findall(template)
         if not params or name == "gallery_put":  # PUT makes the caller's own gallery
             continue

@@ -28,3 +28,24 @@ def http_routes() -> dict[str, tuple[str, tuple[str, ...]]]:
         for name, trigger in functions().items()
         if trigger["type"] == "httpTrigger"
     }
+
+
+CONSOLE_PREFIX = "console"  # the operators' console (functions/console.py): no customer route
+
+
+def customer_api_routes() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The customer API's HTTP functions: every route but the operators' console."""
+    return {
+        name: value
+        for name, value in http_routes().items()
+        if value[0].split("/")[0] != CONSOLE_PREFIX
+    }
+
+
+def console_routes() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The operators' console's HTTP functions (tests/console checks a key never opens them)."""
+    return {
+        name: value
+        for name, value in http_routes().items()
+        if value[0].split("/")[0] == CONSOLE_PREFIX
+    }

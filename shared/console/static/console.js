@@ -19,7 +19,7 @@
       else if (name === "text") el.textContent = value;
       else el.setAttribute(name, value === true ? "" : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       el.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -109,7 +109,8 @@
 
   function show(title, ...content) {
     const view = document.getElementById("view");
-    view.replaceChildren(h("h1", { id: "view-title", tabindex: "-1", text: title }), ...content);
+    const parts = content.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+    view.replaceChildren(h("h1", { id: "view-title", tabindex: "-1", text: title }), ...parts);
     view.hidden = false;
     document.getElementById("sign-in").hidden = true;
     document.title = title + " - FaceGate console";
@@ -140,25 +141,30 @@
   async function start() {
     document.getElementById("sign-in-form").addEventListener("submit", signIn);
     document.getElementById("sign-out").addEventListener("click", signOut);
-    window.addEventListener("hashchange", route);
+    window.addEventListener("hashchange", () => { say(""); route(); });
     try {
-      await loadSession();
+      let session = await api("GET", "/session");
+      if (!session.operator && session.signIn.mode === "entra") {
+        try {
+          await api("POST", "/session", {});  // Easy Auth signed us in: open a console session
+          session = await api("GET", "/session");
+        } catch (error) { /* not signed in to Entra yet: show the sign-in link */ }
+      }
+      if (!session.operator) return showSignIn(session.signIn);
+      await useSession(session);
       await route();
     } catch (error) {
-      if (error.status !== 401) return say(error.message, "error");
-      if (error.signIn && error.signIn.mode === "entra") {
-        try {
-          await api("POST", "/session", {});  // Easy Auth already signed us in: open a session
-          await loadSession();
-          return route();
-        } catch (again) { /* fall through to the sign-in page */ }
-      }
-      showSignIn(error.signIn || { mode: "local" });
+      say(error.message, "error");
     }
   }
 
   async function loadSession() {
     const session = await api("GET", "/session");
+    if (!session.operator) throw new ApiError(401, { error: { message: "Sign in again.", signIn: session.signIn } });
+    await useSession(session);
+  }
+
+  async function useSession(session) {
     csrf = session.csrfToken;
     cacheSeconds = session.cacheSeconds;
     mode = session.mode;
@@ -224,7 +230,7 @@
       if (parts[0] === "policies") return await policiesView();
       show("Not found", h("p", { text: "No such console page." }));
     } catch (error) {
-      if (error.status === 401) return showSignIn(error.signIn || { mode: "local" });
+      if (error.status === 401) return showSignIn(error.signIn || { mode });
       say(error.message, "error");
     }
   }
@@ -328,14 +334,19 @@
     });
     show("Customer " + c.id,
       facts,
-      h("h2", { text: "Status" }),
-      reasonForm("status-form", "Reason", statusButtons),
+      h("p", {}, h("a", { href: "#/audit" + query({ customer: c.id, day: today() }), text: "Today's decisions for " + c.id })),
       h("h2", { text: "API keys" }),
       h("p", { class: "help", text: "Keys are shown by id only; the admin CLI issues new ones (shown once)." }),
       table("Keys", ["Key id", "Created", "State", ""], data.keys, (k) => [
         h("code", { text: k.keyId }), k.createdAt, k.revoked ? "revoked " + k.revokedAt : "active",
         k.revoked ? "" : h("button", { type: "button", class: "danger", text: "Revoke " + k.keyId,
           onclick: () => revokeKey(c.id, k.keyId, reload) })]),
+      h("h2", { text: "History" }),
+      table("Console changes", ["Time", "Change", "Operator", "Reason", "Before", "After"], data.changes, (x) => [
+        x.time, x.kind, x.operator + " (" + x.via + ")", x.reason,
+        h("code", { text: JSON.stringify(x.before) }), h("code", { text: JSON.stringify(x.after) })]),
+      h("h2", { text: "Status" }),
+      reasonForm("status-form", "Reason for the status change", statusButtons),
       h("h2", { text: "Change the record" }), edit,
       h("h2", { text: "Erase galleries" }),
       h("p", { class: "help", text: "Erases every gallery of this customer, with every person and face template in it." }),
@@ -343,12 +354,7 @@
         run: async (r) => {
           const out = await api("POST", path + "/erase-galleries", { reason: r });
           await reload("Erased " + out.erasedGalleries.length + " galleries.");
-        } }]),
-      h("h2", { text: "History" }),
-      table("Console changes", ["Time", "Change", "Operator", "Reason", "Before", "After"], data.changes, (x) => [
-        x.time, x.kind, x.operator + " (" + x.via + ")", x.reason,
-        h("code", { text: JSON.stringify(x.before) }), h("code", { text: JSON.stringify(x.after) })]),
-      h("p", {}, h("a", { href: "#/audit" + query({ customer: c.id, day: today() }), text: "Today's decisions for " + c.id })));
+        } }]));
   }
 
   function revokeKey(customerId, keyId, reload) {
@@ -378,8 +384,8 @@
         value: d, text: d === "approve" ? "Approve " + c.id : "Deny " + c.id, danger: d === "deny",
         run: async (r) => {
           await api("POST", "/customers/" + encodeURIComponent(c.id) + "/review", { decision: d, reason: r });
-          say((d === "approve" ? "Approved " : "Denied ") + c.id + ". The gate applies it within " + cacheSeconds + " s.", "ok");
           await reviewsView();
+          say((d === "approve" ? "Approved " : "Denied ") + c.id + ". The gate applies it within " + cacheSeconds + " s.", "ok");
         } })))));
     show("Review queue",
       h("p", { text: "Customers flagged for sensitive use wait here: recognition stays refused until a review is approved." }),
