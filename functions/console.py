@@ -46,16 +46,20 @@ class Ctx:
         return self.req.route_params.get(name, "")
 
     def body(self) -> dict[str, Any]:
-        raw = self.req.get_body() or b"{}"
-        if len(raw) > MAX_BODY:
-            raise BadArgument("the request body is over 64 KB.")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise BadArgument("the body must be JSON.") from None
-        if not isinstance(data, dict):
-            raise BadArgument("the body must be a JSON object.")
-        return data
+        return _json_body(self.req)
+
+
+def _json_body(req: func.HttpRequest) -> dict[str, Any]:
+    raw = req.get_body() or b"{}"
+    if len(raw) > MAX_BODY:
+        raise BadArgument("the request body is over 64 KB.")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadArgument("the body must be JSON.") from None
+    if not isinstance(data, dict):
+        raise BadArgument("the body must be a JSON object.")
+    return data
 
 
 def _respond(
@@ -203,7 +207,7 @@ def _sign_in(req: func.HttpRequest) -> func.HttpResponse:
         _same_origin(req)
         credential = None
         if operators.mode() == "local":
-            credential = Ctx(req, None).body().get("credential")  # type: ignore[arg-type]
+            credential = _json_body(req).get("credential")
         token, session = operators.sign_in(credential, _principal(req))
         log.info("console sign-in by %s (%s)", session.operator.name, session.operator.via)
         cookie = web.session_cookie(token, _secure_cookie(req), operators.SESSION_HOURS * 3600)

@@ -85,21 +85,6 @@ def _read(pk: str, extra: str = "", parameters: dict[str, str] | None = None) ->
         raise ServiceUnavailable("The audit trail cannot be read.") from exc
 
 
-def _plain(entity: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "time": entity.get("Time", ""),
-        "customer": entity.get("Customer", ""),
-        "action": entity.get("Action", ""),
-        "decision": entity.get("Decision", ""),
-        "policyIds": [p for p in str(entity.get("PolicyIds", "")).split(",") if p],
-        "decisionId": entity.get("DecisionId", ""),
-        "requestId": entity.get("RequestId", ""),
-        "channel": entity.get("Channel", ""),
-        "capture": entity.get("Capture", ""),
-        "purpose": entity.get("Purpose", ""),
-    }
-
-
 def search(filters: Filters) -> dict[str, Any]:
     """Matching rows, oldest first, at most MAX_ROWS (``truncated`` says when more matched)."""
     if filters.customer:
@@ -109,7 +94,7 @@ def search(filters: Filters) -> dict[str, Any]:
     rows: list[tuple[str, dict[str, Any]]] = []
     for customer_id in customers:
         for entity in _read(audit.partition(customer_id, filters.day)):
-            row = _plain(entity)
+            row = audit.plain(entity)
             if filters.keeps(row):
                 rows.append((str(entity["RowKey"]), row))
     rows.sort(key=lambda r: r[0])
@@ -135,7 +120,7 @@ def decision(customer_id: str, day: str, decision_id: str) -> dict[str, Any]:
     if not entities:
         raise NotFound(f"no decision {decision_id!r} for {customer_id!r} on {day}.")
     entities.sort(key=lambda e: e["RowKey"])
-    rows = [_plain(e) for e in entities]
+    rows = [audit.plain(e) for e in entities]
     first = rows[0]
     deciding = list(dict.fromkeys(pid for r in rows for pid in r["policyIds"]))
     by_id = {p["id"]: p for p in policies.listing()}

@@ -20,7 +20,7 @@ from azure.data.tables import TableClient
 from shared.console.operators import Operator
 from shared.errors import BadArgument, Conflict, NotFound
 from shared.policy import model, registry
-from shared.policy.registry import _storage
+from shared.policy.registry import registry_storage as _storage
 from shared.storage import clients, names
 
 MAX_REASON = 1000

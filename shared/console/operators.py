@@ -36,7 +36,7 @@ from azure.data.tables import TableClient, UpdateMode
 from shared import settings
 from shared.errors import BadArgument, Forbidden, Unauthorized
 from shared.policy import model
-from shared.policy.registry import _storage
+from shared.policy.registry import registry_storage as _storage
 from shared.storage import clients, names
 
 AUTH_SETTING = "FACEGATE_CONSOLE_AUTH"

@@ -11,7 +11,7 @@ A row holds who, what, the outcome and why; never pixels, embeddings or keys.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -106,18 +106,20 @@ def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
     except (AzureError, SettingsError, OSError) as exc:
         raise ServiceUnavailable("The audit trail cannot be read.") from exc
     entities.sort(key=lambda e: e["RowKey"])
-    return [
-        {
-            "time": e.get("Time", ""),
-            "customer": e.get("Customer", ""),
-            "action": e.get("Action", ""),
-            "decision": e.get("Decision", ""),
-            "policyIds": [p for p in str(e.get("PolicyIds", "")).split(",") if p],
-            "decisionId": e.get("DecisionId", ""),
-            "requestId": e.get("RequestId", ""),
-            "channel": e.get("Channel", ""),
-            "capture": e.get("Capture", ""),
-            "purpose": e.get("Purpose", ""),
-        }
-        for e in entities
-    ]
+    return [plain(e) for e in entities]
+
+
+def plain(e: Mapping[str, Any]) -> dict[str, Any]:
+    """One stored audit row as a plain dict (the admin CLI's and the console's shape)."""
+    return {
+        "time": e.get("Time", ""),
+        "customer": e.get("Customer", ""),
+        "action": e.get("Action", ""),
+        "decision": e.get("Decision", ""),
+        "policyIds": [p for p in str(e.get("PolicyIds", "")).split(",") if p],
+        "decisionId": e.get("DecisionId", ""),
+        "requestId": e.get("RequestId", ""),
+        "channel": e.get("Channel", ""),
+        "capture": e.get("Capture", ""),
+        "purpose": e.get("Purpose", ""),
+    }

@@ -343,3 +343,7 @@ def authenticate(api_key: str | None) -> Customer:
         return get_customer(record.customer_id)
     except NotFound:
         raise Unauthorized("Invalid or revoked API key.") from None
+
+
+# The same fail-closed storage translation, for the console's operator tables (shared/console).
+registry_storage = _storage
