@@ -111,7 +111,6 @@ var tableNames = [
   'poisonuploads'
   'operators'
   'consolesessions'
-  'operatorchanges'
 ]
 var queueNames = [
   'webjobs-blobtrigger-poison'

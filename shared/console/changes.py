@@ -1,9 +1,13 @@
 """Every change an operator makes, applied to the registry and recorded: who, what, why.
 
-Table ``operatorchanges``: PartitionKey = customer id, RowKey = ``{UTC time to the
-microsecond}-{changeId}``; rows are only ever created. The change row is written
-first: if it cannot be written, nothing changes (an unrecorded change must not
-happen). A registry change reaches the gate within FACEGATE_REGISTRY_CACHE_SECONDS.
+A change record is a row beside the customer's own row in ``customers`` (same partition,
+RowKey ``change-{UTC time to the microsecond}-{changeId}``), only ever created. A change to
+the customer record and its change record are one transaction: both happen or neither, and
+a concurrent change makes one of them fail with Conflict (optimistic concurrency), so two
+operators deciding the same review at once leave exactly one decision and one record.
+Key revocations and erasures touch other tables: their record is written first, then the
+action (which is idempotent). A registry change reaches the gate within
+FACEGATE_REGISTRY_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,13 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.data.tables import TableClient
-
 from shared.console.operators import Operator
 from shared.errors import BadArgument, Conflict, NotFound
 from shared.policy import model, registry
-from shared.policy.registry import registry_storage as _storage
-from shared.storage import clients, names
 
 MAX_REASON = 1000
 KINDS = (
@@ -74,10 +74,6 @@ def reason_of(value: object) -> str:
     return text
 
 
-def _table() -> TableClient:
-    return clients.table_service().get_table_client(names.OPERATOR_CHANGES)
-
-
 def _record(
     customer_id: str,
     kind: str,
@@ -85,7 +81,8 @@ def _record(
     reason: str,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-) -> Change:
+) -> tuple[Change, dict[str, Any]]:
+    """The change and its journal row (not written here)."""
     now = datetime.now(UTC)
     change = Change(
         change_id=str(uuid.uuid4()),
@@ -98,34 +95,24 @@ def _record(
         after=dict(after),
         time=f"{now:%Y-%m-%dT%H:%M:%S.%fZ}",
     )
-    with _storage("operator change record"):
-        _table().create_entity(
-            {
-                "PartitionKey": customer_id,
-                "RowKey": f"{now:%Y%m%dT%H%M%S.%fZ}-{change.change_id}",
-                "ChangeId": change.change_id,
-                "Kind": kind,
-                "Operator": operator.name,
-                "Via": operator.via,
-                "Subject": operator.subject,
-                "Reason": reason,
-                "Before": json.dumps(change.before, sort_keys=True),
-                "After": json.dumps(change.after, sort_keys=True),
-                "Time": change.time,
-            }
-        )
-    return change
+    row = {
+        "RowKey": f"{registry.JOURNAL_PREFIX}{now:%Y%m%dT%H%M%S.%fZ}-{change.change_id}",
+        "ChangeId": change.change_id,
+        "Kind": kind,
+        "Operator": operator.name,
+        "Via": operator.via,
+        "Subject": operator.subject,
+        "Reason": reason,
+        "Before": json.dumps(change.before, sort_keys=True),
+        "After": json.dumps(change.after, sort_keys=True),
+        "Time": change.time,
+    }
+    return change, row
 
 
 def history(customer_id: str, limit: int = 200) -> list[dict[str, Any]]:
     """A customer's changes, newest first."""
-    with _storage("operator change history"):
-        rows = list(
-            _table().query_entities(
-                "PartitionKey eq @pk", parameters={"pk": model.customer_id(customer_id)}
-            )
-        )
-    rows.sort(key=lambda r: r["RowKey"], reverse=True)
+    rows = sorted(registry.journal_rows(customer_id), key=lambda r: r["RowKey"], reverse=True)
     return [
         {
             "changeId": r.get("ChangeId", ""),
@@ -154,13 +141,8 @@ def create_customer(fields: Mapping[str, Any], operator: Operator, reason: objec
     if unknown:
         raise BadArgument(f"unknown customer fields: {', '.join(sorted(unknown))}.")
     customer = model.Customer.create(**fields)
-    try:
-        registry.load_customer(customer.id)
-        raise Conflict(f"customer {customer.id!r} already exists.")
-    except NotFound:
-        pass
-    change = _record(customer.id, "create", operator, why, {}, customer.to_dict())
-    registry.add_customer(customer)
+    change, row = _record(customer.id, "create", operator, why, {}, customer.to_dict())
+    registry.add_customer(customer, journal=row)
     return change
 
 
@@ -170,19 +152,25 @@ def change_customer(
     operator: Operator,
     reason: object,
     kind: str = "change",
+    check: registry.Check | None = None,
 ) -> Change:
-    """Apply field changes to a customer (validated as the registry does) and record them."""
+    """Apply field changes to a customer (validated as the registry does), with their record
+    in the same transaction."""
     why = reason_of(reason)
     if kind not in KINDS:
         raise BadArgument(f"unknown change kind {kind!r}.")
-    current = registry.load_customer(customer_id)
-    wanted = current.changed(**fields)  # validates before anything is recorded
-    before, after = _diff(current, wanted)
-    if not after:
-        raise BadArgument("nothing to change: the record already says that.")
-    change = _record(current.id, kind, operator, why, before, after)
-    registry.update_customer(current.id, **after)
-    return change
+    made: list[Change] = []
+
+    def journal(current: model.Customer, updated: model.Customer) -> dict[str, Any]:
+        before, after = _diff(current, updated)
+        if not after:
+            raise BadArgument("nothing to change: the record already says that.")
+        change, row = _record(current.id, kind, operator, why, before, after)
+        made.append(change)
+        return row
+
+    registry.update_customer(customer_id, check=check, journal=journal, **fields)
+    return made[0]
 
 
 def suspend(customer_id: str, operator: Operator, reason: object) -> Change:
@@ -194,15 +182,17 @@ def reactivate(customer_id: str, operator: Operator, reason: object) -> Change:
 
 
 def decide_review(customer_id: str, approve: bool, operator: Operator, reason: object) -> Change:
-    """Approve or deny a customer's sensitive use; only a pending review can be decided."""
-    current = registry.load_customer(customer_id)
-    if current.review_state != "pending":
-        raise Conflict(
-            f"customer {current.id!r} has no pending review (review state "
-            f"{current.review_state!r})."
-        )
+    """Approve or deny a customer's sensitive use; only a pending review can be decided, once."""
+
+    def pending(current: model.Customer) -> None:
+        if current.review_state != "pending":
+            raise Conflict(
+                f"customer {current.id!r} has no pending review (review state "
+                f"{current.review_state!r})."
+            )
+
     state, kind = ("approved", "approve-review") if approve else ("denied", "deny-review")
-    return change_customer(current.id, {"review_state": state}, operator, reason, kind)
+    return change_customer(customer_id, {"review_state": state}, operator, reason, kind, pending)
 
 
 def revoke_key(customer_id: str, key_id: str, operator: Operator, reason: object) -> Change:
@@ -213,10 +203,11 @@ def revoke_key(customer_id: str, key_id: str, operator: Operator, reason: object
         raise NotFound(f"customer {customer.id!r} has no key {key_id!r}.")
     if keys[key_id].revoked:
         raise Conflict(f"key {key_id!r} is revoked already.")
-    change = _record(
+    change, row = _record(
         customer.id, "revoke-key", operator, why, {"keyId": key_id, "revoked": False},
         {"keyId": key_id, "revoked": True},
     )  # fmt: skip
+    registry.add_journal_row(customer.id, row)
     registry.revoke_key(customer.id, key_id)
     return change
 
@@ -224,4 +215,7 @@ def revoke_key(customer_id: str, key_id: str, operator: Operator, reason: object
 def record_erasure(
     customer_id: str, operator: Operator, reason: str, erased: Mapping[str, Any]
 ) -> Change:
-    return _record(customer_id, "erase-galleries", operator, reason, {}, erased)
+    """Record an erasure before it runs."""
+    change, row = _record(customer_id, "erase-galleries", operator, reason, {}, erased)
+    registry.add_journal_row(customer_id, row)
+    return change

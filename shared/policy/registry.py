@@ -3,6 +3,8 @@
 Tables (names from shared/storage/names.py):
 
 - ``customers``: PartitionKey = customer id, RowKey = ``"customer"``; one row per customer.
+  Beside it, in the same partition, the console's change records (RowKey ``change-...``),
+  written in the same transaction as the change they describe.
 - ``apikeys``: PartitionKey = SHA-256 (hex) of the key, RowKey = ``"key"``; the key itself is
   never stored. A key is 32 random bytes (``secrets.token_urlsafe``), so a plain hash is
   enough: there is nothing to brute-force. ``KeyId`` is a separate short random id, safe to
@@ -21,7 +23,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared import settings
 from shared.errors import BadArgument, Conflict, NotFound, ServiceUnavailable, Unauthorized
@@ -45,6 +47,7 @@ from shared.storage import clients, names
 CACHE_SETTING = "FACEGATE_REGISTRY_CACHE_SECONDS"
 MAX_CACHE_SECONDS = 30
 CUSTOMER_ROW = "customer"
+JOURNAL_PREFIX = "change-"  # RowKeys of the console's change records, beside the customer row
 KEY_ROW = "key"
 KEY_BYTES = 32
 KEY_PREFIX = "fg_"  # lets secret scanners recognise a FaceGate key
@@ -204,36 +207,106 @@ def list_customers() -> list[Customer]:
     return sorted((_from_entity(e) for e in entities), key=lambda c: c.id)
 
 
-def add_customer(customer: Customer) -> Customer:
-    """Store a new customer; Conflict if the id is taken."""
+def add_customer(customer: Customer, journal: Mapping[str, Any] | None = None) -> Customer:
+    """Store a new customer; Conflict if the id is taken.
+
+    ``journal``: another row of the customer's partition (the console's change record),
+    written in the same transaction, so the customer and its record exist together or not.
+    """
+    operations: list[tuple[Any, ...]] = [("create", _to_entity(customer))]
+    if journal is not None:
+        operations.append(("create", _journal_row(customer.id, journal)))
     with _storage("customer create"):
         try:
-            _table(names.CUSTOMERS).create_entity(_to_entity(customer))
+            _write(operations)
         except ResourceExistsError:
+            raise Conflict(f"customer {customer.id!r} already exists.") from None
+        except TableTransactionError as exc:
+            if exc.error_code != "EntityAlreadyExists":
+                raise
             raise Conflict(f"customer {customer.id!r} already exists.") from None
     _customers.discard(customer.id)
     return customer
 
 
-def update_customer(customer_id: str, **changes: Any) -> Customer:
-    """Apply validated changes with optimistic concurrency; Conflict on a concurrent write."""
+Journal = Callable[[Customer, Customer], Mapping[str, Any]]
+Check = Callable[[Customer], None]
+
+
+def update_customer(
+    customer_id: str, *, check: Check | None = None, journal: Journal | None = None, **changes: Any
+) -> Customer:
+    """Apply validated changes with optimistic concurrency; Conflict on a concurrent write.
+
+    ``check(current)`` may refuse the change (by raising) on the very version that is
+    replaced; ``journal(current, updated)`` returns a row of the customer's partition that is
+    written in the same transaction as the change (both or neither).
+    """
     found = _read_customer(model.customer_id(customer_id))
     if found is None:
         raise NotFound(f"no customer {customer_id!r}.")
     current, etag = found
+    if check is not None:
+        check(current)
     updated = current.changed(**changes)
+    condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+    operations: list[tuple[Any, ...]] = [
+        ("update", _to_entity(updated), {"mode": UpdateMode.REPLACE, **condition})
+    ]
+    if journal is not None:
+        operations.append(("create", _journal_row(current.id, journal(current, updated))))
     with _storage("customer update"):
         try:
-            _table(names.CUSTOMERS).update_entity(
-                _to_entity(updated),
-                mode=UpdateMode.REPLACE,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+            _write(operations)
         except ResourceModifiedError:
+            raise Conflict(f"customer {customer_id!r} changed meanwhile; try again.") from None
+        except TableTransactionError as exc:
+            if exc.error_code != "UpdateConditionNotSatisfied":
+                raise
             raise Conflict(f"customer {customer_id!r} changed meanwhile; try again.") from None
     _customers.discard(customer_id)
     return updated
+
+
+def _journal_row(customer_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    entity = {**row, "PartitionKey": customer_id}
+    if not str(entity.get("RowKey", "")).startswith(JOURNAL_PREFIX):
+        raise ValueError(f"a journal row's RowKey starts with {JOURNAL_PREFIX!r}")
+    return entity
+
+
+def _write(operations: list[tuple[Any, ...]]) -> None:
+    """One entity operation, or a transaction of several (one partition of ``customers``)."""
+    table = _table(names.CUSTOMERS)
+    if len(operations) > 1:
+        table.submit_transaction(operations)
+        return
+    kind, entity, *options = operations[0]
+    if kind == "create":
+        table.create_entity(entity)
+    else:
+        table.update_entity(entity, **(options[0] if options else {}))
+
+
+def journal_rows(customer_id: str) -> list[dict[str, Any]]:
+    """The journal rows kept beside a customer (unordered)."""
+    with _storage("customer journal"):
+        return list(
+            _table(names.CUSTOMERS).query_entities(
+                "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+                parameters={
+                    "pk": model.customer_id(customer_id),
+                    "lo": JOURNAL_PREFIX,
+                    "hi": JOURNAL_PREFIX[:-1] + chr(ord(JOURNAL_PREFIX[-1]) + 1),
+                },
+            )
+        )
+
+
+def add_journal_row(customer_id: str, row: Mapping[str, Any]) -> None:
+    """A journal row on its own (for changes outside the customer record, e.g. keys)."""
+    with _storage("customer journal"):
+        _table(names.CUSTOMERS).create_entity(_journal_row(model.customer_id(customer_id), row))
 
 
 # --- keys ----------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
 POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
 OPERATORS = "operators"  # console operators' credential hashes (local sign-in)
 CONSOLE_SESSIONS = "consolesessions"  # console sessions, by hash of the session cookie
-OPERATOR_CHANGES = "operatorchanges"  # append-only: every console change, who and why
 
 TABLES: tuple[str, ...] = (
     CUSTOMERS,
@@ -34,7 +33,6 @@ TABLES: tuple[str, ...] = (
     POISON,
     OPERATORS,
     CONSOLE_SESSIONS,
-    OPERATOR_CHANGES,
 )
 
 # Queues

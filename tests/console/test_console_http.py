@@ -10,7 +10,10 @@ import csv
 import io
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from shared.console import web
@@ -374,3 +377,59 @@ def test_every_console_route_refuses_a_customer_key(app) -> None:
 
     # the key's POST .../suspend and PATCH changed nothing
     assert registry.load_customer(customer["customerId"]).status == "active"
+
+
+RACE_ROUNDS = 8
+
+
+def _decide(session: Console, cid: str, decision: str, start: threading.Barrier) -> int:
+    start.wait()
+    body = {"decision": decision, "reason": "race"}
+    return session.change("POST", f"/customers/{cid}/review", body).status_code
+
+
+def test_two_operators_deciding_one_review_at_once_leave_one_decision(
+    app, credential, console: Console
+) -> None:
+    """Approve and deny race over HTTP, many rounds: exactly one wins, one record, and the
+    record says what the registry says."""
+    other = Console(app.url)
+    assert other.sign_in(credential).status_code == 200
+    for round_ in range(RACE_ROUNDS):
+        pending = new_customer(
+            f"race{round_}", actions=("verify",), sensitive_use=True, review_state="pending"
+        )
+        cid = pending["customerId"]
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            approve = pool.submit(_decide, console, cid, "approve", start)
+            deny = pool.submit(_decide, other, cid, "deny", start)
+            statuses = {"approve": approve.result(), "deny": deny.result()}
+        assert sorted(statuses.values()) == [200, 409], statuses
+        winner = next(d for d, status in statuses.items() if status == 200)
+        record = console.get(f"/customers/{cid}").json()
+        assert (
+            record["customer"]["review_state"] == {"approve": "approved", "deny": "denied"}[winner]
+        )
+        assert [c["kind"] for c in record["changes"]] == [f"{winner}-review"]
+
+
+def test_a_change_and_its_record_are_written_together_or_not_at_all(azurite) -> None:
+    """If the change record cannot be written, the customer record is not changed either."""
+    from shared.console import changes
+    from shared.console.operators import Operator
+    from shared.errors import ServiceUnavailable
+    from shared.policy import registry
+
+    cid = new_customer("atomic", actions=("detect",))["customerId"]
+    operator = Operator("tester", "local")
+    changes.suspend(cid, operator, "first")
+    (first,) = registry.journal_rows(cid)
+
+    def clashing(current, updated) -> dict:
+        return {"RowKey": first["RowKey"], "Reason": "a record that cannot be written"}
+
+    with pytest.raises(ServiceUnavailable):
+        registry.update_customer(cid, journal=clashing, status="active")
+    assert registry.load_customer(cid).status == "suspended"
+    assert len(registry.journal_rows(cid)) == 1
