@@ -48,7 +48,16 @@ def page(browser, app) -> Iterator[Any]:
     context.close()
 
 
+UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea, button"))
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => el.tagName === "BUTTON" ? !el.textContent.trim()
+    : el.labels.length === 0 && !el.getAttribute("aria-label"))
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
 def _shot(page, screenshots, name: str) -> None:
+    """Save the page, and check on the way that every visible control has a label."""
+    assert page.evaluate(UNLABELLED) == [], f"{name}: controls without a label"
     page.screenshot(path=str(screenshots / f"{name}.png"))
 
 
@@ -150,6 +159,8 @@ def test_keyboard_sign_in_approve_review_recognise_and_find_the_decision(
     page.wait_for_selector("#policy-sensitive-use-needs-review")
     _shot(page, screenshots, "7-policies")
     assert page.problems == []  # type: ignore[attr-defined]  # no script error, no CSP violation
+    log = app.log()
+    assert credential not in log and cookie["value"] not in log and key not in log
 
 
 def test_values_from_the_registry_are_text_never_markup(app, credential, page) -> None:

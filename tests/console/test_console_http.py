@@ -433,3 +433,16 @@ def test_a_change_and_its_record_are_written_together_or_not_at_all(azurite) -> 
         registry.update_customer(cid, journal=clashing, status="active")
     assert registry.load_customer(cid).status == "suspended"
     assert len(registry.journal_rows(cid)) == 1
+
+
+def test_make_run_prints_the_console_url_and_a_working_operator_credential(app, capsys) -> None:
+    from tools.dev import run
+
+    credential = run._issue_operator_credential()
+    run._print_usage({"status": "ok"}, None, credential)
+    printed = capsys.readouterr().out
+    assert "http://127.0.0.1:7071/api/console" in printed and credential in printed
+    assert Console(app.url).sign_in(credential).status_code == 200
+    replaced = run._issue_operator_credential()  # the next `make run`
+    assert Console(app.url).sign_in(credential).status_code == 401
+    assert Console(app.url).sign_in(replaced).status_code == 200
