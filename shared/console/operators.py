@@ -174,6 +174,7 @@ def sign_in(credential: str | None, principal_header: str | None) -> tuple[str, 
         raise Unauthorized("The console is switched off (FACEGATE_CONSOLE_AUTH=off).")
     token = secrets.token_urlsafe(32)
     expires = model.iso(_now() + timedelta(hours=SESSION_HOURS))
+    _forget_expired()
     with _storage("console session"):
         _table(names.CONSOLE_SESSIONS).create_entity(
             {
@@ -186,6 +187,19 @@ def sign_in(credential: str | None, principal_header: str | None) -> tuple[str, 
             }
         )
     return token, Session(operator, expires)
+
+
+def _forget_expired(limit: int = 100) -> None:
+    """Delete sessions past their expiry (they are refused anyway; this keeps the table small)."""
+    with _storage("console session"):
+        table = _table(names.CONSOLE_SESSIONS)
+        expired = table.query_entities(
+            "ExpiresAt lt @now", parameters={"now": model.iso(_now())}, select=["PartitionKey"]
+        )
+        for count, row in enumerate(expired):
+            if count >= limit:
+                break
+            table.delete_entity(row["PartitionKey"], SESSION_ROW)
 
 
 def session(token: str | None, principal_header: str | None = None) -> Session:

@@ -127,3 +127,20 @@ def test_over_http_easy_auth_signs_in_with_a_secure_cookie(entra_app) -> None:
     )
     assert who.status_code == 200 and who.json()["operator"]["name"] == "ada@contoso.example"
     assert who.json()["mode"] == "entra"
+
+
+def test_expired_sessions_are_refused_and_cleared_at_the_next_sign_in(monkeypatch, azurite) -> None:
+    from shared.storage import clients, names
+
+    monkeypatch.setenv("FACEGATE_CONSOLE_AUTH", "local")
+    credential = operators.issue_credential("expiring")
+    token, _ = operators.sign_in(credential, None)
+    table = clients.table_service().get_table_client(names.CONSOLE_SESSIONS)
+    row = table.get_entity(operators.digest(token), operators.SESSION_ROW)
+    row["ExpiresAt"] = "2000-01-01T00:00:00Z"
+    table.update_entity(row)
+    with pytest.raises(Unauthorized):
+        operators.session(token)
+    operators.sign_in(credential, None)
+    remaining = [r["PartitionKey"] for r in table.list_entities(select=["PartitionKey"])]
+    assert operators.digest(token) not in remaining
