@@ -446,3 +446,36 @@ def test_make_run_prints_the_console_url_and_a_working_operator_credential(app, 
     replaced = run._issue_operator_credential()  # the next `make run`
     assert Console(app.url).sign_in(credential).status_code == 401
     assert Console(app.url).sign_in(replaced).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def second_instance(azurite, tmp_path_factory):
+    """Another instance of the app on the same storage, with its own registry cache."""
+    from tests.console.conftest import CACHE_SECONDS
+    from tests.support.apphost import AppHost, app_env
+
+    env = app_env(azurite.connection_string, FACEGATE_CONSOLE_AUTH="local")
+    env["FACEGATE_REGISTRY_CACHE_SECONDS"] = str(CACHE_SECONDS)
+    host = AppHost(tmp_path_factory.mktemp("console-instance-b"), env).start()
+    yield host
+    host.stop()
+
+
+def test_an_approval_reaches_another_instance_within_the_cache_window(
+    console: Console, second_instance
+) -> None:
+    """The console runs on one instance; the customer calls another, which had cached the
+    pending record: that instance allows recognition once its cache entry expires."""
+    pending = new_customer("elsewhere", actions=("detect", "verify"), sensitive_use=True,
+                           review_state="pending")  # fmt: skip
+    cid, key = pending["customerId"], pending["key"]
+    assert _detect(second_instance.url, key, "?returnFaceId=true").status_code == 403  # cached
+    approved = console.change(
+        "POST", f"/customers/{cid}/review", {"decision": "approve", "reason": "DPIA on file"}
+    )
+    assert approved.status_code == 200
+    wait_until(
+        lambda: _detect(second_instance.url, key, "?returnFaceId=true").status_code == 200,
+        "the other instance to see the approval",
+        timeout=CACHE_SECONDS + 20,
+    )
