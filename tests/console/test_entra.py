@@ -144,3 +144,34 @@ def test_expired_sessions_are_refused_and_cleared_at_the_next_sign_in(monkeypatc
     operators.sign_in(credential, None)
     remaining = [r["PartitionKey"] for r in table.list_entities(select=["PartitionKey"])]
     assert operators.digest(token) not in remaining
+
+
+def _console_page(browser, entra_app, header: str | None):
+    headers = {"X-MS-CLIENT-PRINCIPAL": header} if header else {}
+    context = browser.new_context(base_url=entra_app.url, extra_http_headers=headers)
+    page = context.new_page()
+    page.goto("/api/console")
+    return context, page
+
+
+def test_the_page_signs_in_with_entra_as_easy_auth_passes_the_principal(browser, entra_app) -> None:
+    """Chromium with the header App Service authentication would add: the page opens a
+    console session by itself; without it, the page offers the Entra sign-in link; without
+    the app role, it says so."""
+    context, page = _console_page(browser, entra_app, principal())
+    page.wait_for_selector("#nav:not([hidden])")
+    assert page.locator("#who-name").text_content() == "ada@contoso.example"
+    context.close()
+
+    context, page = _console_page(browser, entra_app, None)
+    link = page.get_by_role("link", name="Sign in with Microsoft Entra ID")
+    link.wait_for()
+    assert link.get_attribute("href") == "/.auth/login/aad?post_login_redirect_uri=/api/console"
+    assert page.locator("#sign-in-form").is_hidden() and page.locator("#nav").is_hidden()
+    context.close()
+
+    context, page = _console_page(browser, entra_app, principal(roles=("Reader",)))
+    page.wait_for_selector("#status.error")
+    assert "FaceGate.Operator" in page.locator("#status").text_content()
+    assert page.locator("#nav").is_hidden()
+    context.close()

@@ -148,7 +148,9 @@
         try {
           await api("POST", "/session", {});  // Easy Auth signed us in: open a console session
           session = await api("GET", "/session");
-        } catch (error) { /* not signed in to Entra yet: show the sign-in link */ }
+        } catch (error) {
+          if (error.status === 403) say(error.message, "error");  // signed in, but no operator role
+        }
       }
       if (!session.operator) return showSignIn(session.signIn);
       await useSession(session);
