@@ -480,3 +480,13 @@ def test_an_approval_reaches_another_instance_within_the_cache_window(
         "the other instance to see the approval",
         timeout=CACHE_SECONDS + 20,
     )
+
+
+def test_the_admin_cli_issues_an_operator_credential_once(app, capsys) -> None:
+    from tools.admin.cli import main
+
+    assert main(["operators", "issue", "--name", "grace@example.org"]) == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued["operator"] == "grace@example.org"
+    assert Console(app.url).sign_in(issued["credential"]).status_code == 200
+    assert main(["operators", "issue", "--name", "Not A Name!"]) == 2
