@@ -16,21 +16,29 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.storage.blob import BlobClient, ContentSettings
 
 from shared.errors import BadArgument
-from shared.storage import names
+from shared.pipeline import access
+
+MAX_NAME = 1000  # the result adds ".json"; Azure allows 1024 characters
 
 
 @dataclass(frozen=True)
 class UploadRef:
+    """One upload: whose it is, and its name inside that customer's uploads container."""
+
     customer_id: str
     name: str
 
     @property
-    def upload_path(self) -> str:
-        return f"{self.customer_id}/{self.name}"
+    def uploads_container(self) -> str:
+        return access.uploads_container(self.customer_id)
 
     @property
-    def result_path(self) -> str:
-        return f"{self.customer_id}/{self.name}.json"
+    def results_container(self) -> str:
+        return access.results_container(self.customer_id)
+
+    @property
+    def result_name(self) -> str:
+        return f"{self.name}.json"
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,30 @@ class ExistingResult:
     source_etag: str
 
 
-def parse_blob_name(blob_name: str) -> UploadRef:
-    """``uploads/{customerId}/{name}`` (or without the container) -> its parts."""
-    path = blob_name.split("/", 1)[1] if blob_name.startswith(f"{names.UPLOADS}/") else blob_name
-    customer_id, _, name = path.partition("/")
-    if not customer_id or not name:
-        raise BadArgument(f"Upload '{blob_name[:200]}' is not under uploads/{{customerId}}/.")
-    # Storage keeps '\' as '/', and URL libraries resolve '.' and '..' before a request is
-    # sent: such a name would address another customer's folder (token credentials sign
-    # no path), so it is never processed.
-    if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
-        raise BadArgument(f"Upload '{blob_name[:200]}' has a '.', '..' or '\\' path segment.")
-    return UploadRef(customer_id, name)
+def check_name(name: str) -> str:
+    """An upload name the pipeline can answer; BadArgument otherwise.
+
+    Storage keeps '\\' as '/', and URL libraries resolve '.' and '..' before a request is
+    sent: a result for such a name would land on another name's result, so it is never
+    processed.
+    """
+    if not name or len(name) > MAX_NAME:
+        raise BadArgument(f"Upload name '{name[:200]}' is empty or too long.")
+    if "\\" in name or any(segment in (".", "..") for segment in name.split("/")):
+        raise BadArgument(f"Upload '{name[:200]}' has a '.', '..' or '\\' path segment.")
+    return name
+
+
+def locate(container: str, name: str) -> UploadRef:
+    """The upload at ``container/name``: BadArgument unless it is a customer's uploads container.
+
+    The customer comes from the container, which only that customer's credential can
+    write to; the blob name says nothing about who sent it.
+    """
+    customer_id = access.owner_of(container)
+    if customer_id is None:
+        raise BadArgument(f"Container '{container[:64]}' is no customer's uploads container.")
+    return UploadRef(customer_id, check_name(name))
 
 
 def plain_etag(etag: str) -> str:

@@ -1,14 +1,17 @@
-"""The blob pipeline: every upload to uploads/{customerId}/{name} gets exactly one result.
+"""The blob pipeline: every upload a customer writes into its uploads container gets one result.
 
-``process_upload`` is called by the triggered function (possibly more than once for
-the same blob version: re-delivery, restarts). It:
+A customer writes ``{name}`` into its own container ``up-<h>`` (shared.pipeline.access)
+and reads ``{name}.json`` from ``rs-<h>``. A BlobCreated event (Event Grid, through the
+``uploadevents`` queue) triggers ``process_upload`` with a client for that blob --
+possibly more than once for the same version (re-delivery, restarts, a newer version
+seen by an older event). It:
 
 1. reads the upload's properties (ETag, size, metadata) -- never its bytes yet;
 2. returns at once if a result for this very version exists (idempotent);
 3. hands the request to the detect use case (``service.detection.detect_faces``): one
    policy decision, the gallery check, and only then a read of that exact version
    (conditional on its ETag, after the 6 MB check), analysis and identification;
-4. writes ``results/{customerId}/{name}.json`` in one Put Blob (readers never see half a
+4. writes ``rs-<h>/{name}.json`` in one Put Blob (readers never see half a
    result), conditionally, so two deliveries cannot both write;
 5. deletes the upload (that version only) unless the customer keeps uploads.
 
@@ -28,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient
 
 from shared.api.requests import MAX_IMAGE_BYTES
 from shared.errors import (
@@ -41,7 +45,7 @@ from shared.errors import (
 )
 from shared.identifiers import new_id
 from shared.pipeline import blobs
-from shared.pipeline.blobs import UploadRef, parse_blob_name
+from shared.pipeline.blobs import UploadRef, check_name, locate
 from shared.pipeline.request import (
     DETECT_ATTRIBUTES,
     KNOWN_FEATURES,
@@ -58,7 +62,8 @@ __all__ = [
     "KNOWN_FEATURES",
     "SENSITIVE_FEATURES",
     "UploadRef",
-    "parse_blob_name",
+    "check_name",
+    "locate",
     "parse_request",
     "process_upload",
     "record_poison",
@@ -67,6 +72,7 @@ __all__ = [
 log = logging.getLogger("facegate.pipeline")
 
 # Failures that another try cannot fix: they end in a failed result at once.
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 FINAL_ERRORS = (BadArgument, InvalidImage, InvalidImageSize, NotFound, PolicyDenied, Conflict)
 
 
@@ -126,26 +132,32 @@ def _analyse(
     return customer
 
 
-def process_upload(blob_name: str) -> dict[str, Any] | None:
-    """Analyse one upload and write its result; returns the result (None if already done)."""
+def _where(upload: BlobClient) -> UploadRef | None:
+    """The upload's customer and name, or None (logged) when it is no customer's upload."""
     try:
-        ref = parse_blob_name(blob_name)
+        with storage_unavailable_as_503("blob storage"):
+            return locate(upload.container_name, upload.blob_name)
     except BadArgument as error:  # no result can be written where the name does not point
         log.warning("upload refused unprocessed: %s", error.message)
         return None
+
+
+def process_upload(upload: BlobClient) -> dict[str, Any] | None:
+    """Analyse one upload and write its result; returns the result (None if already done)."""
+    ref = _where(upload)
+    if ref is None:
+        return None
     started = time.perf_counter()
-    service = clients.blob_service()
-    upload = service.get_blob_client(names.UPLOADS, ref.upload_path)
-    result = service.get_blob_client(names.RESULTS, ref.result_path)
+    result = clients.blob_service().get_blob_client(ref.results_container, ref.result_name)
     with storage_unavailable_as_503("blob storage"):
         try:
             props = upload.get_blob_properties()
         except ResourceNotFoundError:
-            log.info("upload %s is gone; nothing to do", ref.upload_path)
+            log.info("upload %s of %s is gone; nothing to do", ref.name, ref.customer_id)
             return None
         existing = blobs.existing_result(result)
     if blobs.answers(existing, props.etag):
-        log.info("upload %s version already has a result", ref.upload_path)
+        log.info("upload %s of %s already has a result", ref.name, ref.customer_id)
         customer = _customer_or_none(ref.customer_id)
         with storage_unavailable_as_503("blob storage"):
             blobs.apply_retention(
@@ -156,8 +168,8 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
     body: dict[str, Any] = {
         "status": "failed",
         "upload": {
-            "container": names.UPLOADS,
-            "name": ref.upload_path,
+            "container": ref.uploads_container,
+            "name": ref.name,
             "etag": blobs.plain_etag(props.etag),
             "bytes": props.size,
         },
@@ -167,9 +179,7 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
     try:
         customer = _analyse(ref, upload, props, body["requestId"], body)
     except ResourceModifiedError:
-        log.info(
-            "upload %s changed while it was processed; the new version will be", ref.upload_path
-        )
+        log.info("upload %s changed while it was processed; the new version will be", ref.name)
         return None
     body["timings"] = {
         **body.get("timings", {}),
@@ -183,29 +193,47 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
                 upload, props.etag, keep=customer.keeps_uploads if customer else False
             )
     log.info(
-        "upload %s: %s%s",
-        ref.upload_path,
+        "upload %s of %s: %s%s",
+        ref.name,
+        ref.customer_id,
         body["status"],
         f" ({body['error']['code']})" if "error" in body else "",
     )
     return body if written else None
 
 
-def record_poison(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """After the host's last try: a failed result (unless one exists) and a durable poison row.
-
-    ``message`` is the host's poison-queue JSON (ContainerName, BlobName, ETag, FunctionId).
-    """
-    if message.get("ContainerName") != names.UPLOADS:
+def event_blob(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(container, blob name, ETag) of a BlobCreated event, or None for anything else."""
+    data = event.get("data")
+    if event.get("eventType") != BLOB_CREATED or not isinstance(data, Mapping):
+        return None
+    url = data.get("url")
+    if not isinstance(url, str) or not url:
         return None
     try:
-        ref = parse_blob_name(str(message.get("BlobName", "")))
+        client = BlobClient.from_blob_url(url)
+    except ValueError:
+        return None
+    return client.container_name, client.blob_name, str(data.get("eTag", ""))
+
+
+def record_poison(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """After the host's last try of an event: a failed result (unless one exists) and a poison row.
+
+    ``event`` is the Event Grid BlobCreated event that the queue trigger gave up on.
+    """
+    found = event_blob(event)
+    if found is None:
+        log.warning("poison message that is no BlobCreated event: ignored")
+        return None
+    container, name, etag = found
+    try:
+        with storage_unavailable_as_503("blob storage"):
+            ref = locate(container, name)
     except BadArgument as error:
         log.warning("poison message refused: %s", error.message)
         return None
-    etag = str(message.get("ETag", ""))
-    service = clients.blob_service()
-    result = service.get_blob_client(names.RESULTS, ref.result_path)
+    result = clients.blob_service().get_blob_client(ref.results_container, ref.result_name)
     with storage_unavailable_as_503("blob storage"):
         existing = blobs.existing_result(result)
         clients.table_service().get_table_client(names.POISON).upsert_entity(
@@ -214,9 +242,10 @@ def record_poison(message: Mapping[str, Any]) -> dict[str, Any] | None:
                 "RowKey": hashlib.sha256(
                     f"{ref.name}|{blobs.plain_etag(etag)}".encode()
                 ).hexdigest(),
-                "blobName": ref.upload_path,
+                "blobName": ref.name,
+                "container": ref.uploads_container,
                 "etag": blobs.plain_etag(etag),
-                "function": str(message.get("FunctionId", ""))[:200],
+                "eventId": str(event.get("id", ""))[:200],
                 "recordedAt": _utc(),
             }
         )
@@ -225,8 +254,8 @@ def record_poison(message: Mapping[str, Any]) -> dict[str, Any] | None:
         body = {
             "status": "failed",
             "upload": {
-                "container": names.UPLOADS,
-                "name": ref.upload_path,
+                "container": ref.uploads_container,
+                "name": ref.name,
                 "etag": blobs.plain_etag(etag),
             },
             "customerId": ref.customer_id,

@@ -196,12 +196,14 @@ def test_graceful_shutdown_finishes_running_requests(start_devhost):
 
 def test_the_real_function_app_is_served(start_devhost):
     """`python -m tools.devhost` with its defaults: function_app.app and the repo's host.json."""
-    host = start_devhost("function_app:app", str(ROOT / "host.json"))
+    events = "FACEGATE_STORAGE:up-:uploadevents"
+    host = start_devhost("function_app:app", str(ROOT / "host.json"), "--blob-events", events)
     response = host.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     banner = host.log()
-    assert "queueTrigger webjobs-blobtrigger-poison" in banner  # upload_poison is polled
-    assert "blobTrigger uploads/{customer}/{name}" in banner
+    assert "queueTrigger uploadevents-poison" in banner  # upload_poison is polled
+    assert "queueTrigger uploadevents " in banner  # process_upload
+    assert "-> queue uploadevents (Event Grid emulated)" in banner
     assert "not loaded" not in banner and "not started" not in banner
     assert host.stop() == 0

@@ -211,13 +211,18 @@ def test_the_real_app_indexes_with_every_function_kind_recognised():
     specs, errors = index(app, ROOT)
     assert errors == []
     kinds = {s.name: s.trigger_type for s in specs}
-    assert set(kinds.values()) == {"httpTrigger", "blobTrigger", "queueTrigger", "timerTrigger"}
+    assert set(kinds.values()) == {"httpTrigger", "queueTrigger", "timerTrigger"}
     assert kinds["health"] == "httpTrigger"
-    assert kinds["process_upload"] == "blobTrigger"
+    assert kinds["process_upload"] == "queueTrigger"
     assert kinds["upload_poison"] == "queueTrigger"
     assert kinds["purge_faceids"] == "timerTrigger"
     poison = next(s for s in specs if s.name == "upload_poison").trigger
-    assert (poison["queueName"], poison["connection"]) == (POISON_QUEUE, "FACEGATE_STORAGE")
+    assert (poison["queueName"], poison["connection"]) == (
+        "uploadevents-poison",
+        "FACEGATE_STORAGE",
+    )
+    process = next(s for s in specs if s.name == "process_upload")
+    assert process.is_deferred("upload") and not process.is_deferred("event")
 
 
 # -- queues ------------------------------------------------------------------------------

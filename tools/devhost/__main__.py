@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tools.devhost import blobevents
 from tools.devhost.host import DevHost, Options
 from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS
 
@@ -46,6 +47,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_LEASE_SECONDS,
         help="how long a received message stays invisible while its function runs "
         "(renewed at half time); a message of a killed host reappears after it",
+    )
+    parser.add_argument(
+        "--blob-events",
+        default=None,
+        help="emulate Event Grid BlobCreated subscriptions to storage queues: "
+        "<connection>:<container prefix>:<queue>[;...] (default: $DEVHOST_BLOB_EVENTS)",
     )
     parser.add_argument("--shutdown-timeout", type=float, default=30.0)
     parser.add_argument("--host-id", default=None, help="receipt namespace (default: derived)")
@@ -85,6 +92,12 @@ def _banner(host: DevHost) -> None:
         )
     for timer in host.timers:
         lines.append(f"  {timer.spec.name}: timerTrigger '{timer.expression}'")
+    for source in host.event_sources:
+        sub = source.subscription
+        lines.append(
+            f"Blob events: BlobCreated in containers {sub.prefix}* ({sub.connection}) "
+            f"-> queue {sub.queue} (Event Grid emulated)"
+        )
     lines.append(f"Function key (x-functions-key or ?code=): {host.keys.function}")
     lines.append(f"Master key (ADMIN functions, webhooks):  {host.keys.master}")
     print("\n".join(lines), flush=True)
@@ -126,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         shutdown_timeout=args.shutdown_timeout,
         state_dir=args.state,
         host_id=args.host_id,
+        blob_events=tuple(
+            blobevents.parse_all(
+                args.blob_events
+                if args.blob_events is not None
+                else os.environ.get("DEVHOST_BLOB_EVENTS", "")
+            )
+        ),
     )
     stop = threading.Event()
 

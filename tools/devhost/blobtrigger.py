@@ -29,7 +29,7 @@ from azure.core.exceptions import (
 )
 from azure.functions import meta
 
-from tools.devhost import storage
+from tools.devhost import sdktypes, storage
 from tools.devhost.blobpath import BlobPathPattern
 from tools.devhost.functions import FunctionSpec
 from tools.devhost.receipts import Receipt, ReceiptStore
@@ -243,18 +243,24 @@ class BlobTriggerRunner:
                 self._finish(key)
                 return
             client = self.blobs.get_blob_client(container, name)
+            deferred = self.spec.is_deferred(self.spec.trigger["name"])
             try:
-                download = client.download_blob(
-                    etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified
-                )
-                data = download.readall()
+                if deferred:  # SDK type: the host reads no byte, only checks the version
+                    data, props = None, client.get_blob_properties()
+                    if props.etag.strip('"') != etag:
+                        raise ResourceModifiedError("a newer version replaced this one")
+                else:
+                    download = client.download_blob(
+                        etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified
+                    )
+                    data, props = download.readall(), download.properties
             except (ResourceNotFoundError, ResourceModifiedError):
                 # deleted or overwritten since the scan: the new version gets its own turn
                 self._finish(key)
                 return
             attempt = receipt.attempts + 1
             self.receipts.update(claim, Receipt(False, attempt, False))
-            ok = self._invoke(container, name, client.url, data, download.properties, attempt)
+            ok = self._invoke(container, name, client.url, data, props, attempt)
             if ok:
                 self.receipts.update(claim, Receipt(True, attempt, False))
                 self._finish(key)
@@ -268,7 +274,7 @@ class BlobTriggerRunner:
             self.receipts.release(claim)
 
     def _invoke(
-        self, container: str, name: str, url: str, data: bytes, props: Any, attempt: int
+        self, container: str, name: str, url: str, data: bytes | None, props: Any, attempt: int
     ) -> bool:
         spec = self.spec
         properties = blob_properties(props)
@@ -284,12 +290,17 @@ class BlobTriggerRunner:
             "Properties": meta.Datum(json.dumps(properties), "json"),
             "Metadata": meta.Datum(json.dumps(metadata), "json"),
         }
-        converter = meta.get_binding_registry().get("blobTrigger")
         trigger_name = spec.trigger["name"]
-        blob = as_annotated(
-            converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
-            spec.annotation(trigger_name),
-        )
+        if data is None:  # an SDK type: a client for this blob, built by the extension
+            blob = sdktypes.decode(
+                "blobTrigger", spec.annotation(trigger_name), self.connection, container, name
+            )
+        else:
+            converter = meta.get_binding_registry().get("blobTrigger")
+            blob = as_annotated(
+                converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
+                spec.annotation(trigger_name),
+            )
         detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
         ok, _result, _outputs = self.host.invoke(spec, {trigger_name: blob}, binding_data, detail)
         return ok

@@ -24,6 +24,8 @@ import azure.functions as func
 from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
+from tools.devhost import sdktypes
+
 log = logging.getLogger("devhost.functions")
 
 SUPPORTED_TRIGGERS = ("httpTrigger", "blobTrigger", "timerTrigger", "queueTrigger")
@@ -76,6 +78,10 @@ class FunctionSpec:
 
     def annotation(self, name: str) -> Any:
         return self.annotations.get(name)
+
+    def is_deferred(self, name: str) -> bool:
+        """True when the parameter takes an SDK type (the host passes a reference, no bytes)."""
+        return sdktypes.is_sdk_type(self.annotations.get(name))
 
 
 def load_app(target: str) -> func.FunctionApp:
@@ -145,6 +151,13 @@ def _spec(
         )
     for binding in bindings:
         pytype = hints.get(binding["name"])
+        if sdktypes.is_sdk_type(pytype):
+            if binding["type"] not in ("blob", "blobTrigger") or binding.get("direction") == "OUT":
+                raise FunctionLoadError(
+                    f"SDK type {pytype!r} of {binding['name']} is supported on blob triggers "
+                    "and blob inputs only"
+                )
+            continue
         converter = meta.get_binding_registry().get(binding["type"])
         if pytype is None or converter is None or binding["name"] == "$return":
             continue

@@ -18,8 +18,8 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions import meta
 
-from tools.devhost import eventgrid, hostconfig, storage
-from tools.devhost.blobpath import fill
+from tools.devhost import blobevents, eventgrid, hostconfig, sdktypes, storage
+from tools.devhost.blobpath import blob_path, fill
 from tools.devhost.blobtrigger import BlobTriggerRunner, as_annotated, blob_properties
 from tools.devhost.functions import (
     FunctionSpec,
@@ -83,6 +83,7 @@ class Options:
     shutdown_timeout: float = 30.0
     state_dir: Path = Path(".devhost")
     host_id: str | None = None
+    blob_events: tuple[blobevents.Subscription, ...] = ()
 
 
 def default_host_id() -> str:
@@ -129,6 +130,10 @@ class DevHost:
                 self._register(spec)
             except Exception as exc:  # one bad function must not stop the others
                 log.error("function %s not started: %s", spec.name, exc)
+        self.event_sources = [
+            blobevents.BlobEventSource(subscription, options.poll_interval, self.notify_queue)
+            for subscription in options.blob_events
+        ]
 
     # -- setup ---------------------------------------------------------------------------
     def _receipt_store(self, trigger_connection: str) -> ReceiptStore:
@@ -288,9 +293,15 @@ class DevHost:
         values: dict[str, Any] = {}
         converter = meta.get_binding_registry().get("blob")
         for binding in spec.bindings_of("blob", "IN"):
-            path = fill(binding["path"], binding_data)
-            container, _, name = path.partition("/")
-            service = storage.blob_service(binding.get("connection") or HOST_STORAGE)
+            container, name = blob_path(fill(binding["path"], binding_data))
+            path = f"{container}/{name}"
+            connection = binding.get("connection") or HOST_STORAGE
+            if spec.is_deferred(binding["name"]):  # SDK type: a reference, nothing is read
+                values[binding["name"]] = sdktypes.decode(
+                    "blob", spec.annotation(binding["name"]), connection, container, name
+                )
+                continue
+            service = storage.blob_service(connection)
             client = service.get_blob_client(container, name)
             try:
                 download = client.download_blob()
@@ -402,6 +413,8 @@ class DevHost:
             runner.start()
         for queue_runner in self.queue_runners.values():
             queue_runner.start()
+        for source in self.event_sources:
+            source.start()
         for timer in self.timers:
             timer.start()
         self._write_state()
@@ -428,6 +441,8 @@ class DevHost:
         self.state = "Stopping"
         for timer in self.timers:
             timer.stop()
+        for source in self.event_sources:
+            source.stop()
         for runner in self.blob_runners.values():
             runner.stop()
         for queue_runner in self.queue_runners.values():

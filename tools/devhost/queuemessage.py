@@ -124,7 +124,7 @@ def binding_data(message: Any, body: bytes) -> dict[str, Any]:
         return data
     if isinstance(parsed, dict):
         for key, value in parsed.items():
-            if isinstance(value, str | int | float | bool):
+            if isinstance(value, str | int | float | bool | dict):  # dict: for {a.b}
                 data.setdefault(key, value)
     return data
 
