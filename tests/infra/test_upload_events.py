@@ -51,7 +51,7 @@ def test_the_subscription_covers_exactly_customer_upload_containers() -> None:
     assert bicep.module_params("eventGrid")["containerPrefix"] == "uploadContainerPrefix"
     event_filter = _subscription()["filter"]
     assert list(bicep.strings(event_filter["includedEventTypes"])) == [
-        "'Microsoft.Storage.BlobCreated'"
+        "Microsoft.Storage.BlobCreated"
     ]
     assert (
         "/blobServices/default/containers/${containerPrefix}" in event_filter["subjectBeginsWith"]
