@@ -476,3 +476,13 @@ def test_queue_runner_runs_at_most_batch_size_plus_new_batch_threshold_at_once(m
     assert sorted(queue.deleted) == sorted(f"m{i}" for i in range(20))
     assert 2 <= host.most <= 3  # in parallel, but never more than batchSize + newBatchThreshold
     assert queue.most_held <= 3  # and no more messages are leased than can run
+
+
+def test_flex_limits_are_warned_about(caplog):
+    from tools.devhost import flex
+
+    assert flex.time_zone_ignored({"WEBSITE_TIME_ZONE": "Europe/Paris"}) is True
+    assert flex.time_zone_ignored({}) is False
+    assert flex.check_start(31.0) is True and flex.check_start(2.0) is False
+    text = caplog.text
+    assert "WEBSITE_TIME_ZONE='Europe/Paris' is ignored" in text and "31.0 s" in text

@@ -16,8 +16,8 @@ import sys
 import time
 import urllib.request
 
-from shared.storage import provision
 from tools.dev.azurite import ROOT, Azurite, port_open, stop_process_group
+from tools.dev.seed import BLOB_EVENTS, ensure_local_storage
 
 APP_PORT = 7071
 HEALTH_URL = f"http://127.0.0.1:{APP_PORT}/api/health"
@@ -89,6 +89,13 @@ def _print_usage(health: dict, demo: dict | None) -> None:
         f"--data-binary @tests/data/photos/astronaut.png "
         f'"http://127.0.0.1:{APP_PORT}/api/detect?returnFaceAttributes=headPose,qualityForRecognition"'
     )
+    uploads = (demo or {}).get("uploads")
+    if uploads:
+        print()
+        print(f"demo upload credential (SAS, until {uploads['expiresOn']}):")
+        print(f"  uploads: {uploads['uploadsContainerUrl']}")
+        print(f"  results: {uploads['resultsContainerUrl']}")
+        print("  (README, 'Blob pipeline': how to use them with azure-storage-blob)")
     print()
     print("Ctrl-C stops the app and Azurite.")
 
@@ -103,6 +110,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     settings = _local_settings()
+    settings.setdefault("DEVHOST_BLOB_EVENTS", BLOB_EVENTS)  # older local.settings.json
     env = {**os.environ, **settings}
     azurite: Azurite | None = None
     app: subprocess.Popen | None = None
@@ -116,7 +124,7 @@ def main() -> int:
             azurite.start()
             print("Azurite started (data in .azurite/, log in .azurite/azurite.log)")
         os.environ.update(settings)
-        provision.ensure_storage()  # containers, tables and queues, as Bicep creates in Azure
+        ensure_local_storage()  # tables, queues, the Event Grid subscription, as Bicep makes them
         app = _start_app(env)
         health = _wait_for_health(app)
         _print_usage(health, _seed_demo_customer())

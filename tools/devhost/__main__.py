@@ -29,10 +29,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retry-delay", type=float, default=1.0, help="wait before a retry (s)")
     parser.add_argument("--lease-seconds", type=int, default=15, choices=range(15, 61),
                         metavar="15-60", help="receipt lease duration")  # fmt: skip
-    parser.add_argument(
+    polling = parser.add_mutually_exclusive_group()
+    polling.add_argument(
+        "--eventgrid-polling",
+        action="store_true",
+        help="also poll EventGrid-source blob triggers (with receipts; not what Azure does: "
+        "there, blobs that existed before the subscription are never processed)",
+    )
+    polling.add_argument(
         "--no-eventgrid-polling",
         action="store_true",
-        help="EventGrid-source blob triggers run only from webhook events, as in Azure",
+        help="the default: EventGrid-source blob triggers run only from webhook events",
     )
     parser.add_argument(
         "--queue-poll-interval",
@@ -133,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         retry_delay=args.retry_delay,
         lease_seconds=args.lease_seconds,
-        eventgrid_polling=not args.no_eventgrid_polling,
+        eventgrid_polling=args.eventgrid_polling,
         queue_lease_seconds=args.queue_lease_seconds,
         queue_poll_interval=args.queue_poll_interval,
         shutdown_timeout=args.shutdown_timeout,

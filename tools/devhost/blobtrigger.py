@@ -169,19 +169,58 @@ class BlobTriggerRunner:
         return True
 
     def on_blob_created(self, container: str, blob_name: str) -> bool:
-        """An Event Grid BlobCreated notification: process the blob's current version."""
+        """An Event Grid BlobCreated delivery: run the function on the blob as it is now.
+
+        As in Azure, the Event Grid path keeps no receipts: every delivery (a re-delivery
+        too) runs the function, which may see a newer version than the event announced.
+        Failed runs are retried up to ``poisonBlobThreshold`` times, then poisoned.
+        """
         if self.pattern.match(container, blob_name) is None:
             return False
-        client = self.blobs.get_blob_client(self.pattern.container, blob_name)
         try:
-            etag = client.get_blob_properties().etag
-        except ResourceNotFoundError:
-            log.info(
-                "%s: event for %s/%s, which no longer exists", self.spec.name, container, blob_name
-            )
+            self._pool.submit(self._run_event, self.pattern.container, blob_name, 1)
+        except RuntimeError:  # the pool is shut down
             return False
-        self.submit((self.pattern.container, blob_name, etag))
         return True
+
+    def _run_event(self, container: str, name: str, attempt: int) -> None:
+        if self._stop.is_set():
+            return
+        with self.host.tracker.track():
+            client = self.blobs.get_blob_client(container, name)
+            deferred = self.spec.is_deferred(self.spec.trigger["name"])
+            try:
+                if deferred:
+                    data, props = None, client.get_blob_properties()
+                else:
+                    download = client.download_blob()
+                    data, props = download.readall(), download.properties
+            except ResourceNotFoundError:
+                log.info(
+                    "%s: event for %s/%s, which no longer exists", self.spec.name, container, name
+                )
+                return
+            except AzureError as exc:
+                log.warning("%s: storage error on %s/%s: %s", self.spec.name, container, name, exc)
+                data, props = None, None
+            ok = props is not None and self._invoke(
+                container, name, client.url, data, props, attempt
+            )
+        if ok:
+            return
+        if attempt >= self.threshold:
+            etag = props.etag.strip('"') if props is not None else ""
+            self._poison((container, name, etag), attempt)
+            return
+        timer = threading.Timer(
+            self.retry_delay, self._resubmit_event, args=(container, name, attempt + 1)
+        )
+        timer.daemon = True
+        timer.start()
+
+    def _resubmit_event(self, container: str, name: str, attempt: int) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(self._run_event, container, name, attempt)
 
     # -- one blob version ----------------------------------------------------------------
     def _retry_later(self, key: BlobKey, delay: float) -> None:
@@ -317,7 +356,7 @@ class BlobTriggerRunner:
                 "BlobType": "BlockBlob",
                 "ContainerName": container,
                 "BlobName": name,
-                "ETag": etag,
+                "ETag": f'"{etag}"',  # quoted, as the host writes it
             }
         )
         if self.host.config.queue_message_encoding == "base64":

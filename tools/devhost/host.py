@@ -18,7 +18,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions import meta
 
-from tools.devhost import blobevents, eventgrid, hostconfig, sdktypes, storage
+from tools.devhost import blobevents, eventgrid, flex, hostconfig, sdktypes, storage
 from tools.devhost.blobpath import blob_path, fill
 from tools.devhost.blobtrigger import BlobTriggerRunner, as_annotated, blob_properties
 from tools.devhost.functions import (
@@ -77,7 +77,7 @@ class Options:
     poll_interval: float = 2.0
     retry_delay: float = 1.0
     lease_seconds: int = 15
-    eventgrid_polling: bool = True
+    eventgrid_polling: bool = False  # Azure: EventGrid-source triggers see events only
     queue_lease_seconds: float = DEFAULT_LEASE_SECONDS
     queue_poll_interval: float | None = None  # overrides host.json maxPollingInterval
     shutdown_timeout: float = 30.0
@@ -115,8 +115,12 @@ class DevHost:
         self._request_slots = threading.BoundedSemaphore(self.config.max_concurrent_requests)
         self._outstanding = 0
         self._outstanding_lock = threading.Lock()
+        started = time.monotonic()
         app = load_app(options.app)
         self.specs, errors = index(app, Path.cwd())
+        self.start_seconds = time.monotonic() - started
+        flex.check_start(self.start_seconds)
+        flex.time_zone_ignored()
         for error in errors:
             log.error("function not loaded: %s", error)
         self.routes: RouteTable[FunctionSpec] = RouteTable()

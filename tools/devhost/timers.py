@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions import meta
@@ -36,8 +34,8 @@ log = logging.getLogger("devhost.timers")
 
 
 def _zone() -> Any:
-    name = os.environ.get("WEBSITE_TIME_ZONE", "").strip()
-    return ZoneInfo(name) if name else UTC
+    """UTC: Flex Consumption has no WEBSITE_TIME_ZONE (tools/devhost/flex.py warns once)."""
+    return UTC
 
 
 class TimerRunner:
