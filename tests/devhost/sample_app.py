@@ -29,7 +29,7 @@ def record(kind: str, name: str, details: dict | None = None) -> None:
     clients.blob_service().get_blob_client(RECORDS, blob).upload_blob(data)
 
 
-@app.route(route="echo/{id:int}", methods=["GET", "POST"])
+@app.route(route="echo/{id}", methods=["GET", "POST"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     body = req.get_body()
     return func.HttpResponse(
@@ -49,7 +49,7 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@app.route(route="files/{folder}/{name?}", methods=["GET"])
+@app.route(route="files/{folder}/{name}", methods=["GET"])
 def files(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(dict(req.route_params)), mimetype="application/json")
 

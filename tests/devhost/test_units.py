@@ -45,27 +45,14 @@ def _table(*templates: str) -> RouteTable[str]:
     return table
 
 
-def test_route_parameters_and_constraints():
-    route = compile_route("items/{id:int}/{slug:minlength(2)}", "f", None)
+def test_route_parameters():
+    route = compile_route("items/{id}/{slug}", "f", None)
     assert route.match("items/42/ab") == {"id": "42", "slug": "ab"}
     assert route.match("ITEMS/42/ab") == {"id": "42", "slug": "ab"}  # literals ignore case
-    assert route.match("items/x/ab") is None
-    assert route.match("items/42/a") is None
-    assert route.match("items/99999999999/ab") is None  # beyond int32
-    assert compile_route("n/{v:range(1,5)}", "f").match("n/6") is None
-    assert compile_route("g/{v:guid}", "f").match("g/not-a-guid") is None
-    assert compile_route("r/{v:regex(^[a-z]+$)}", "f").match("r/abc") == {"v": "abc"}
-    assert compile_route("r/{v:regex(^[a-z]+$)}", "f").match("r/ab1") is None
-
-
-def test_optional_default_catch_all_and_complex_segments():
-    assert compile_route("f/{a}/{b?}", "f").match("f/x") == {"a": "x"}
-    assert compile_route("f/{a}/{b=none}", "f").match("f/x") == {"a": "x", "b": "none"}
-    rest = compile_route("files/{*path}", "f")
-    assert rest.match("files/a/b/c.txt") == {"path": "a/b/c.txt"}
-    assert rest.match("files") == {}
-    assert compile_route("d/{file}.{ext}", "f").match("d/a.b.c") == {"file": "a.b", "ext": "c"}
+    assert route.match("items/42") is None and route.match("items/42/ab/c") is None
+    assert route.match("items//ab") is None  # a parameter is never empty
     assert compile_route("e/{name}", "f").match("e/a%20b") == {"name": "a b"}
+    assert compile_route("health", "f").match("/health/") == {}
 
 
 def test_literal_routes_win_over_parameters():
@@ -81,7 +68,10 @@ def test_wrong_method_reports_the_allowed_ones():
     assert route is None and allowed == {"GET"}
 
 
-@pytest.mark.parametrize("template", ["a/{x?}/b", "{*x}/b", "a/{x}/{X}", "a/{x:nonsense}", "a/{"])
+@pytest.mark.parametrize(
+    "template",
+    ["a/{x?}", "{*x}", "a/{x}/{X}", "a/{x:int}", "a/{x=1}", "d/{file}.{ext}", "a/{", "a//b"],
+)
 def test_bad_route_templates_are_refused(template):
     with pytest.raises(RouteError):
         compile_route(template, "f")
@@ -139,8 +129,8 @@ T0 = datetime(2026, 11, 27, 10, 15, 30, tzinfo=UTC)  # a Friday
         ("*/5 * * * * *", datetime(2026, 11, 27, 10, 15, 35, tzinfo=UTC)),
         ("0 */5 * * * *", datetime(2026, 11, 27, 10, 20, 0, tzinfo=UTC)),
         ("0 30 9 * * *", datetime(2026, 11, 28, 9, 30, 0, tzinfo=UTC)),
-        ("0 30 9 * * Mon-Fri", datetime(2026, 11, 30, 9, 30, 0, tzinfo=UTC)),
-        ("0 0 0 1 Jan *", datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)),
+        ("0 30 9 * * 1-5", datetime(2026, 11, 30, 9, 30, 0, tzinfo=UTC)),
+        ("0 0 0 1 1 *", datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)),
         ("0 * * * *", datetime(2026, 11, 27, 11, 0, 0, tzinfo=UTC)),  # five fields
         ("0 0 12 13 * 5", datetime(2027, 8, 13, 12, 0, 0, tzinfo=UTC)),  # day AND weekday
         ("0 0 0 * * 7", datetime(2026, 11, 29, 0, 0, 0, tzinfo=UTC)),  # 7 is Sunday
@@ -154,7 +144,8 @@ def test_timespan_schedules_and_errors():
     assert ncrontab.parse("00:05:00").next_after(T0) == datetime(
         2026, 11, 27, 10, 20, 30, tzinfo=UTC
     )
-    for bad in ("* * * *", "61 * * * * *", "*/0 * * * * *", "0 0 0 31 2 *", "a b c d e f"):
+    for bad in ("* * * *", "61 * * * * *", "*/0 * * * * *", "0 0 0 31 2 *", "a b c d e f",
+                "0 0 0 * * Mon"):  # fmt: skip
         with pytest.raises(ncrontab.ScheduleError):
             ncrontab.parse(bad).next_after(T0)
 

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -33,9 +33,7 @@ from tools.devhost import sdktypes, storage
 from tools.devhost.blobpath import BlobPathPattern
 from tools.devhost.functions import FunctionSpec
 from tools.devhost.receipts import Receipt, ReceiptStore
-
-if TYPE_CHECKING:
-    from tools.devhost.host import DevHost
+from tools.devhost.runtime import Runtime
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 log = logging.getLogger("devhost.blobs")
@@ -73,14 +71,14 @@ class BlobTriggerRunner:
 
     def __init__(
         self,
-        host: DevHost,
+        runtime: Runtime,
         spec: FunctionSpec,
         receipts: ReceiptStore,
         poll_interval: float,
         retry_delay: float,
         poll: bool,
     ) -> None:
-        self.host = host
+        self.runtime = runtime
         self.spec = spec
         self.pattern = BlobPathPattern.parse(spec.trigger["path"])
         self.connection = spec.trigger["connection"]
@@ -90,9 +88,9 @@ class BlobTriggerRunner:
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
         self.poll = poll
-        self.threshold = host.config.poison_blob_threshold
+        self.threshold = runtime.config.poison_blob_threshold
         self._pool = ThreadPoolExecutor(
-            max_workers=host.config.blob_parallelism, thread_name_prefix=f"blob-{spec.name}"
+            max_workers=runtime.config.blob_parallelism, thread_name_prefix=f"blob-{spec.name}"
         )
         self._lock = threading.Lock()
         self._done: set[BlobKey] = set()
@@ -186,7 +184,7 @@ class BlobTriggerRunner:
     def _run_event(self, container: str, name: str, attempt: int) -> None:
         if self._stop.is_set():
             return
-        with self.host.tracker.track():
+        with self.runtime.tracker.track():
             client = self.blobs.get_blob_client(container, name)
             deferred = self.spec.is_deferred(self.spec.trigger["name"])
             try:
@@ -248,7 +246,7 @@ class BlobTriggerRunner:
                 self._busy.discard(key)
             return
         try:
-            with self.host.tracker.track():
+            with self.runtime.tracker.track():
                 self._process_claimed(key)
         except AzureError as exc:
             log.warning("%s: storage error on %s/%s: %s", self.spec.name, container, name, exc)
@@ -341,7 +339,9 @@ class BlobTriggerRunner:
                 spec.annotation(trigger_name),
             )
         detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
-        ok, _result, _outputs = self.host.invoke(spec, {trigger_name: blob}, binding_data, detail)
+        ok, _result, _outputs = self.runtime.invoke(
+            spec, {trigger_name: blob}, binding_data, detail
+        )
         return ok
 
     def _poison(self, key: BlobKey, attempts: int) -> None:
@@ -359,10 +359,10 @@ class BlobTriggerRunner:
                 "ETag": f'"{etag}"',  # quoted, as the host writes it
             }
         )
-        if self.host.config.queue_message_encoding == "base64":
+        if self.runtime.config.queue_message_encoding == "base64":
             message = base64.b64encode(message.encode()).decode()
         queue.send_message(message)
-        self.host.notify_queue(self.connection, POISON_QUEUE)
+        self.runtime.notify_queue(self.connection, POISON_QUEUE)
         log.error(
             "%s: blob '%s/%s' (ETag %s) failed %d times; a message was put on queue '%s' "
             "and the blob will not be tried again",

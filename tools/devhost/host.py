@@ -35,37 +35,11 @@ from tools.devhost.queuemessage import encode_body, normalize_queue_name, output
 from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS, QueueTriggerRunner
 from tools.devhost.receipts import ReceiptStore
 from tools.devhost.routing import RouteTable, compile_route
+from tools.devhost.runtime import Runtime, Tracker
 from tools.devhost.timers import TimerRunner
 
 log = logging.getLogger("devhost")
 HOST_STORAGE = "AzureWebJobsStorage"
-
-
-class Tracker:
-    """Counts running invocations so shutdown can wait for them."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = threading.Condition()
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        with self._idle:
-            self._count += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._count -= 1
-                self._idle.notify_all()
-
-    @property
-    def running(self) -> int:
-        return self._count
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 @dataclass
@@ -110,6 +84,9 @@ class DevHost:
         self.host_id = options.host_id or default_host_id()
         self.invoker = Invoker()
         self.tracker = Tracker()
+        self.runtime = Runtime(
+            self.config, self.host_id, self.invoke, self.tracker, self.notify_queue
+        )
         self.state = "Initializing"
         self.last_activity = time.monotonic()
         self._request_slots = threading.BoundedSemaphore(self.config.max_concurrent_requests)
@@ -165,7 +142,7 @@ class DevHost:
             source = spec.trigger.get("source") or "LogsAndContainerScan"
             poll = source != "EventGrid" or self.options.eventgrid_polling
             self.blob_runners[spec.name] = BlobTriggerRunner(
-                self,
+                self.runtime,
                 spec,
                 self._receipt_store(connection),
                 self.options.poll_interval,
@@ -178,13 +155,16 @@ class DevHost:
             if not _connection_configured(connection):
                 raise RuntimeError(f"the storage connection setting {connection!r} is not set")
             self.queue_runners[spec.name] = QueueTriggerRunner(
-                self, spec, self.options.queue_lease_seconds, self.options.queue_poll_interval
+                self.runtime,
+                spec,
+                self.options.queue_lease_seconds,
+                self.options.queue_poll_interval,
             )
         elif kind == "timerTrigger":
             store = (
                 storage.blob_service(HOST_STORAGE) if _connection_configured(HOST_STORAGE) else None
             )
-            self.timers.append(TimerRunner(self, spec, store))
+            self.timers.append(TimerRunner(self.runtime, spec, store))
 
     def function_names(self) -> list[str]:
         return sorted(s.name for s in self.specs)
