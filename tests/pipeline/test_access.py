@@ -127,3 +127,15 @@ def test_container_names_identify_the_customer(azurite):
     assert access.owner_of(uploads) == customer
     assert access.owner_of(results) is None  # results containers are never pipeline input
     assert access.uploads_container("a_b") != access.uploads_container("a-b")
+
+
+def test_a_customer_cannot_relabel_its_container_as_anothers(pair):
+    """The pipeline reads the owner from container metadata: a SAS cannot change it, and
+    metadata that does not hash to the container's name would not be trusted anyway."""
+    a, b = pair
+    uploads = ContainerClient.from_container_url(a.uploads_url)
+    assert _refused(lambda: uploads.set_container_metadata({"customerid": b.customer_id})) == 403
+    owner = clients.blob_service().get_container_client(access.uploads_container(a.customer_id))
+    owner.set_container_metadata({"customerid": b.customer_id})  # as if it had succeeded
+    access._owners.clear()  # forget what this process learnt about owners
+    assert access.owner_of(access.uploads_container(a.customer_id)) is None
