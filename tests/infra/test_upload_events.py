@@ -79,3 +79,24 @@ def test_the_dev_host_emulates_the_same_subscription() -> None:
     )
     sample = json.loads((bicep.REPO / "local.settings.sample.json").read_text())
     assert sample["Values"]["DEVHOST_BLOB_EVENTS"] == BLOB_EVENTS
+
+
+def test_the_per_customer_template_makes_the_containers_the_cli_names() -> None:
+    """infra/customer-uploads.bicep: the same two containers as `tools.admin uploads grant`,
+    with the customer id as metadata, and roles scoped to those containers only."""
+    tree = bicep.tree(bicep.INFRA / "customer-uploads.bicep")
+    params = tree["parameters"]
+    name = access.uploads_container("contoso")
+    for param in ("uploadsContainerName", "resultsContainerName"):
+        sizes = {d["type"]: d["argument"] for d in params[param]["decorators"] if "argument" in d}
+        assert sizes.get("min_length") == sizes.get("max_length") == len(name), param
+    resources = tree["resources"]
+    for container in ("uploads", "results"):
+        body = resources[container]["config"]
+        assert body["properties"]["metadata"] == {access.CUSTOMER_METADATA: "customerId"}
+        assert body["properties"]["publicAccess"] == "None"
+    text = (bicep.INFRA / "customer-uploads.bicep").read_text(encoding="utf-8")
+    assert "ba92f5b4-2d11-453d-a403-e96b0029c9fe" in text  # Storage Blob Data Contributor
+    assert "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" in text  # Storage Blob Data Reader
+    for assignment, scope in (("uploadsWriter", "uploads"), ("resultsReader", "results")):
+        assert resources[assignment]["config"]["config"]["scope"] == scope
