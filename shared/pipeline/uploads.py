@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, BlobProperties
 
 from shared.api.requests import MAX_IMAGE_BYTES
 from shared.errors import (
@@ -93,7 +93,7 @@ def _customer_or_none(customer_id: str) -> Customer | None:
 
 
 def _analyse(
-    ref: UploadRef, upload, props, request_id: str, body: dict[str, Any]
+    ref: UploadRef, upload: BlobClient, props: BlobProperties, request_id: str, body: dict[str, Any]
 ) -> Customer | None:
     """The use case for one upload; fills ``body`` (succeeded, or failed on a final error)."""
     customer: Customer | None = None
