@@ -139,3 +139,33 @@ def test_a_customer_cannot_relabel_its_container_as_anothers(pair):
     owner.set_container_metadata({"customerid": b.customer_id})  # as if it had succeeded
     access._owners.clear()  # forget what this process learnt about owners
     assert access.owner_of(access.uploads_container(a.customer_id)) is None
+
+
+def test_the_admin_cli_grants_shows_and_revokes(azurite):
+    """`python -m tools.admin uploads ...` as an operator runs it, and the SAS it prints."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tools.dev.azurite import ROOT
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tools.admin", "uploads", *args], cwd=ROOT,
+            env={**os.environ}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    customer = _customer("sas-cli")
+    done = admin("grant", "--customer", customer, "--hours", "1")
+    assert done.returncode == 0, done.stderr
+    grant = json.loads(done.stdout)
+    assert grant["customerId"] == customer and grant["mode"] == "stored-access-policy"
+    ContainerClient.from_container_url(grant["uploadsContainerUrl"]).upload_blob("cli.jpg", IMAGE)
+    shown = json.loads(admin("show", "--customer", customer).stdout)
+    assert shown["uploadsContainer"] == access.uploads_container(customer)
+    assert admin("revoke", "--customer", customer).returncode == 0
+    uploads = ContainerClient.from_container_url(grant["uploadsContainerUrl"])
+    assert _refused(lambda: uploads.upload_blob("late.jpg", IMAGE)) == 403
+    unknown = admin("grant", "--customer", f"nobody-{uuid.uuid4().hex[:6]}")
+    assert unknown.returncode == 2 and "NotFound" in unknown.stderr
