@@ -22,10 +22,11 @@ from tools.dev.seed import BLOB_EVENTS
 @pytest.fixture(scope="module")
 def bindings() -> dict[str, list[dict[str, Any]]]:
     import function_app
+    from tools.devhost.functions import app_functions  # an app lists its functions only once
 
     return {
         f.get_function_name(): json.loads(f.get_function_json())["bindings"]
-        for f in function_app.app.get_functions()
+        for f in app_functions(function_app.app)
     }
 
 
