@@ -102,11 +102,7 @@ def admin(req: func.HttpRequest) -> str:
 @app.blob_trigger(
     arg_name="blob", path="devhost-in/{customer}/{name}", connection="FACEGATE_STORAGE"
 )
-@app.blob_output(
-    arg_name="out", path="devhost-out/{customer}/{name}.txt", connection="FACEGATE_STORAGE"
-)
-def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
-    record("uppercase", blob.name)
+def uppercase(blob: func.InputStream) -> None:
     summary = {
         "name": blob.name,
         "length": blob.length,
@@ -115,7 +111,7 @@ def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
         "contentType": blob.blob_properties["ContentType"],
         "text": blob.read().decode().upper(),
     }
-    out.set(json.dumps(summary).encode())
+    record("uppercase", blob.name, summary)
 
 
 @app.function_name("Picky")
@@ -158,9 +154,8 @@ def tick(timer: func.TimerRequest) -> None:
 
 @app.function_name("QueueEcho")
 @app.queue_trigger(arg_name="msg", queue_name="devhost-q-echo", connection="FACEGATE_STORAGE")
-@app.queue_output(arg_name="out", queue_name="devhost-q-out", connection="FACEGATE_STORAGE")
-async def queue_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
-    """Records what the message looked like and sends its body upper-cased to devhost-q-out."""
+async def queue_echo(msg: func.QueueMessage) -> None:
+    """Records what the message looked like."""
     await asyncio.sleep(0)
     body = msg.get_body().decode()
     stamps = {
@@ -179,7 +174,6 @@ async def queue_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
             **{k: v.isoformat() if v else None for k, v in stamps.items()},
         },
     )
-    out.set(body.upper())
 
 
 @app.function_name("QueueFickle")

@@ -28,7 +28,6 @@ from tools.devhost.queuemessage import (
     decode_body,
     encode_body,
     normalize_queue_name,
-    output_bodies,
     poison_queue_name,
     trigger_value,
 )
@@ -109,7 +108,7 @@ def test_bad_blob_paths_are_refused(path):
         BlobPathPattern.parse(path)
 
 
-def test_fill_output_paths(monkeypatch):
+def test_fill_binding_paths(monkeypatch):
     monkeypatch.setenv("OUT_CONTAINER", "results")
     path = fill("%OUT_CONTAINER%/{Customer}/{name}.json", {"customer": "c1", "name": "a/b.png"})
     assert path == "results/c1/a/b.png.json"
@@ -171,8 +170,17 @@ def test_index_follows_the_worker_rules(tmp_path):
         pass
 
     @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
+    def untyped(msg: str) -> None:  # str: the generic binding
+        pass
+
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
     @app.queue_output(arg_name="out", queue_name="o", connection="X")
-    def untyped(msg: str, out: func.Out[list[str]]) -> None:  # str: the generic binding
+    def with_output(msg: str, out: func.Out[str]) -> None:
+        pass
+
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
+    @app.blob_input(arg_name="data", path="c/{queueTrigger}", connection="X")
+    def with_bytes_input(msg: str, data: bytes) -> None:
         pass
 
     @app.queue_trigger(arg_name="msg", queue_name="q", connection="X")
@@ -191,6 +199,8 @@ def test_index_follows_the_worker_rules(tmp_path):
     assert "wrong_type: type of blob binding" in text
     assert "wrong_queue_type: type of msg binding" in text
     assert "hub: trigger 'eventHubTrigger' is not supported" in text
+    assert "with_output: queue out 'out' is not supported" in text
+    assert "with_bytes_input: blob in 'data' is not supported" in text
     again, _ = index(app, tmp_path)  # get_functions() ran once; the cache answers
     assert [s.name for s in again] == ["ok", "queued", "untyped"]
     assert app_functions(app) is app_functions(app)
@@ -261,13 +271,6 @@ def test_queue_message_is_built_by_the_library_converter():
     data = queue_binding_data(sdk, body)
     assert data["BlobName"] == "c1/a.png" and data["QueueTrigger"] == body.decode()
     assert fill("results/{BlobName}.json", data) == "results/c1/a.png.json"
-
-
-def test_queue_output_values_like_the_worker_encodes_them():
-    assert output_bodies("one") == ["one"]
-    assert output_bodies(b"raw") == [b"raw"]
-    assert output_bodies(["a", "b"]) == ["a", "b"]
-    assert output_bodies(func.QueueMessage(body="m")) == ["m"]
 
 
 def test_queue_polling_backs_off_to_the_maximum_and_resets_on_a_hit():
@@ -418,7 +421,7 @@ class _FakeQueue:
 
 
 class _FakeQueueHost:
-    """What QueueTriggerRunner needs from the dev host; invoke() counts concurrent calls."""
+    """A Runtime for QueueTriggerRunner (duck-typed); invoke() counts concurrent calls."""
 
     def __init__(self, config: hostconfig.HostConfig) -> None:
         self.config = config
@@ -440,7 +443,7 @@ class _FakeQueueHost:
         threading.Event().wait(0.05)
         with self.lock:
             self.running -= 1
-        return True, None, {}
+        return True, None
 
     def notify_queue(self, connection: str, name: str) -> None:
         pass

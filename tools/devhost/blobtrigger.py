@@ -32,6 +32,7 @@ from azure.functions import meta
 from tools.devhost import sdktypes, storage
 from tools.devhost.blobpath import BlobPathPattern
 from tools.devhost.functions import FunctionSpec
+from tools.devhost.queuemessage import encode_body
 from tools.devhost.receipts import Receipt, ReceiptStore
 from tools.devhost.runtime import Runtime
 
@@ -339,9 +340,7 @@ class BlobTriggerRunner:
                 spec.annotation(trigger_name),
             )
         detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
-        ok, _result, _outputs = self.runtime.invoke(
-            spec, {trigger_name: blob}, binding_data, detail
-        )
+        ok, _result = self.runtime.invoke(spec, {trigger_name: blob}, binding_data, detail)
         return ok
 
     def _poison(self, key: BlobKey, attempts: int) -> None:
@@ -359,9 +358,7 @@ class BlobTriggerRunner:
                 "ETag": f'"{etag}"',  # quoted, as the host writes it
             }
         )
-        if self.runtime.config.queue_message_encoding == "base64":
-            message = base64.b64encode(message.encode()).decode()
-        queue.send_message(message)
+        queue.send_message(encode_body(message, self.runtime.config.queue_message_encoding))
         self.runtime.notify_queue(self.connection, POISON_QUEUE)
         log.error(
             "%s: blob '%s/%s' (ETag %s) failed %d times; a message was put on queue '%s' "

@@ -301,7 +301,7 @@ class QueueTriggerRunner:
             f"queue={self.queue_name} id={message.id} "
             f"try={message.dequeue_count}/{self.max_dequeue_count}"
         )
-        ok, _result, _outputs = self.runtime.invoke(
+        ok, _result = self.runtime.invoke(
             spec, {trigger_name: value}, message_binding_data(message, body), detail
         )
         return ok

@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tools.devhost.functions import FunctionSpec, Out
+from tools.devhost.functions import FunctionSpec
 from tools.devhost.hostconfig import HostConfig
 
-# (spec, trigger kwargs, binding data, log detail) -> (ok, return value, func.Out params)
-Invoke = Callable[
-    [FunctionSpec, dict[str, Any], dict[str, Any], str], tuple[bool, Any, dict[str, Out]]
-]
+# (spec, trigger kwargs, binding data, log detail) -> (ok, return value)
+Invoke = Callable[[FunctionSpec, dict[str, Any], dict[str, Any], str], tuple[bool, Any]]
 
 
 class Tracker:
