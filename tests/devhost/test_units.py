@@ -480,3 +480,32 @@ def test_flex_limits_are_warned_about(caplog):
     assert flex.check_start(31.0) is True and flex.check_start(2.0) is False
     text = caplog.text
     assert "WEBSITE_TIME_ZONE='Europe/Paris' is ignored" in text and "31.0 s" in text
+
+
+def test_the_dev_host_has_no_import_circle():
+    """Imports only point down (host -> runners -> runtime): runners get a Runtime, the HTTP
+    server a ServedHost protocol, and no module imports host.py back."""
+    import ast
+
+    package = ROOT / "tools" / "devhost"
+    modules = {p.stem for p in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("tools.devhost."):
+                    deps.add(node.module.split(".")[2])
+                elif node.module == "tools.devhost":
+                    deps |= {alias.name for alias in node.names if alias.name in modules}
+        graph[path.stem] = deps - {path.stem}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(
+            dep == goal or (dep not in seen and reaches(dep, goal, seen | {dep}))
+            for dep in graph.get(start, ())
+        )
+
+    circles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert circles == []
+    assert not any("host" in deps for name, deps in graph.items() if name != "__main__")
