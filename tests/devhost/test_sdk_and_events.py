@@ -88,3 +88,37 @@ def test_a_redelivered_event_runs_again_and_sees_the_current_version(start_devho
     current = container.get_blob_client("v.jpg").get_blob_properties().etag.strip('"')
     assert {c["current_etag"] for c in redelivered} == {first["current_etag"], current}
     host.stop()
+
+
+def test_the_emulation_runs_alone_next_to_func_start(azurite, tmp_path):
+    """`python -m tools.devhost.blobevents` (what `make run` starts beside Core Tools)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tools.dev.azurite import ROOT
+
+    prefix = f"al{uuid.uuid4().hex[:6]}-"
+    queue_name = f"q{uuid.uuid4().hex[:10]}"
+    log = open(tmp_path / "events.log", "wb")  # noqa: SIM115  (closed below)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.devhost.blobevents", "--poll-interval", "0.3",
+         "--blob-events", f"FACEGATE_STORAGE:{prefix}:{queue_name}"],
+        cwd=ROOT, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        queue = clients.queue_service().get_queue_client(queue_name)
+        wait_until(
+            lambda: b"Event Grid emulated" in (tmp_path / "events.log").read_bytes(), "start"
+        )
+        time.sleep(1.1)
+        clients.blob_service().create_container(f"{prefix}a").upload_blob("x.jpg", b"x")
+        (message,) = wait_until(lambda: list(queue.peek_messages()), "the event on the queue")
+        event = json.loads(base64.b64decode(message.content))
+        assert event["eventType"] == "Microsoft.Storage.BlobCreated"
+        assert event["subject"] == f"/blobServices/default/containers/{prefix}a/blobs/x.jpg"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        log.close()

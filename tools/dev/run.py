@@ -45,6 +45,15 @@ def _wait_for_health(app: subprocess.Popen, timeout: float = 120.0) -> dict:
     raise TimeoutError(f"{HEALTH_URL} did not answer within {timeout}s")
 
 
+def _start_events(env: dict[str, str]) -> subprocess.Popen | None:
+    """With Core Tools, the dev host's Event Grid emulation runs on its own."""
+    if not shutil.which("func"):
+        return None  # the dev host emulates it itself
+    print("emulating Event Grid for blob uploads (python -m tools.devhost.blobevents)")
+    cmd = [sys.executable, "-m", "tools.devhost.blobevents"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+
 def _start_app(env: dict[str, str]) -> subprocess.Popen:
     func = shutil.which("func")
     if func:
@@ -114,6 +123,7 @@ def main() -> int:
     env = {**os.environ, **settings}
     azurite: Azurite | None = None
     app: subprocess.Popen | None = None
+    events: subprocess.Popen | None = None
     try:
         if all(port_open(p) for p in Azurite().ports):
             print("Azurite is already listening on 10000-10002: using it")
@@ -126,6 +136,7 @@ def main() -> int:
         os.environ.update(settings)
         ensure_local_storage()  # tables, queues, the Event Grid subscription, as Bicep makes them
         app = _start_app(env)
+        events = _start_events(env)
         health = _wait_for_health(app)
         _print_usage(health, _seed_demo_customer())
         app.wait()
@@ -134,6 +145,7 @@ def main() -> int:
         return 0
     finally:
         _stop(app, "the app")
+        _stop(events, "the Event Grid emulation")
         if azurite is not None:
             print("stopping Azurite")
             azurite.stop()

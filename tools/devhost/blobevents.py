@@ -236,3 +236,42 @@ class BlobEventSource:
             self._save_marker(self.created, started)
             self._saved = time.monotonic()
         return sent
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.devhost.blobevents``: the emulation alone, next to ``func start``.
+
+    Core Tools does not emulate Event Grid; this sends the same events the dev host would.
+    Settings come from the environment (``make run`` passes local.settings.json's values).
+    """
+    import argparse
+    import os
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m tools.devhost.blobevents", description=__doc__)
+    parser.add_argument("--blob-events", default=os.environ.get("DEVHOST_BLOB_EVENTS", ""))
+    parser.add_argument("--poll-interval", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    subscriptions = parse_all(args.blob_events)
+    if not subscriptions:
+        parser.error("no subscription: set DEVHOST_BLOB_EVENTS or --blob-events")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    sources = [BlobEventSource(s, args.poll_interval, lambda *_: None) for s in subscriptions]
+    for source in sources:
+        source.start()
+        log.info("Event Grid emulated: BlobCreated in %s* -> queue %s", source.subscription.prefix,
+                 source.subscription.queue)  # fmt: skip
+    stop.wait()
+    for source in sources:
+        source.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
