@@ -40,8 +40,8 @@ param applicationInsightsName string
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances the plan scales out to (also a cost bound).')
-@minValue(1)
+@description('Upper bound on instances the plan scales out to (also a cost bound); Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -65,10 +65,13 @@ param registryCacheSeconds int = 15
 param onnxThreads int = 1
 
 // Always-ready instances apply to the HTTP functions group only; blob work can wait a cold start.
+// A zone-redundant app needs at least 2 always-ready instances in any group that has some
+// (Flex Consumption refuses 1), so a count of 1 is raised to 2 there; 0 stays 0.
+var alwaysReadyCount = (zoneRedundant && alwaysReadyInstances > 0) ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
 var alwaysReadyHttp = [
   {
     name: 'http'
-    instanceCount: alwaysReadyInstances
+    instanceCount: alwaysReadyCount
   }
 ]
 
@@ -217,7 +220,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyInstances > 0 ? alwaysReadyHttp : []
+        alwaysReady: alwaysReadyCount > 0 ? alwaysReadyHttp : []
       }
       runtime: {
         name: 'python'
