@@ -132,6 +132,8 @@ var tableNames = [
   'faces'
   'faceids'
   'poisonuploads'
+  'operations'
+  'ratelimits'
 ]
 var queueNames = [
   'webjobs-blobtrigger-poison'
