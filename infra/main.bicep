@@ -105,6 +105,12 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('App setting FACEGATE_RATE_LIMIT (N/S: N requests per S seconds per customer).')
+param rateLimit string = '10/1'
+
+@description('App setting FACEGATE_VERIFY_LIMIT (N/S: verify calls per gallery per customer).')
+param verifyLimit string = '100/3600'
+
 @description('App setting FACEGATE_ONNX_THREADS.')
 @minValue(1)
 param onnxThreads int = 1
@@ -201,6 +207,8 @@ module functionApp 'modules/function-app.bicep' = {
     zoneRedundant: zoneRedundant
     usFederalFaceLawInForce: usFederalFaceLawInForce
     registryCacheSeconds: registryCacheSeconds
+    rateLimit: rateLimit
+    verifyLimit: verifyLimit
     onnxThreads: onnxThreads
   }
 }

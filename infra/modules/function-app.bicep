@@ -60,6 +60,12 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('FACEGATE_RATE_LIMIT: default per-customer requests per window, N/S.')
+param rateLimit string = '10/1'
+
+@description('FACEGATE_VERIFY_LIMIT: default per-customer verify calls per gallery per window, N/S.')
+param verifyLimit string = '100/3600'
+
 @description('FACEGATE_ONNX_THREADS.')
 @minValue(1)
 param onnxThreads int = 1
@@ -155,6 +161,14 @@ var appSettings = [
   {
     name: 'FACEGATE_REGISTRY_CACHE_SECONDS'
     value: string(registryCacheSeconds)
+  }
+  {
+    name: 'FACEGATE_RATE_LIMIT'
+    value: rateLimit
+  }
+  {
+    name: 'FACEGATE_VERIFY_LIMIT'
+    value: verifyLimit
   }
   {
     name: 'FACEGATE_ONNX_THREADS'

@@ -11,6 +11,7 @@ from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
 from shared.errors import BadArgument
 from shared.galleries import store
 from shared.galleries.index import INDEXES
+from shared.limits import quota
 from shared.policy import Context, Customer
 from shared.service import engine, gate
 
@@ -34,6 +35,7 @@ def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPe
         _same_model(first.model)
         _same_model(second.model)
         return _verdict(vision.compare(first.template, second.template))
+    quota.admit_verify(customer, context, request.gallery_id)  # a verify loop is identify
     probe = faceids.load(customer.id, request.face_id)
     _same_model(probe.model)
     enrolled = store.person_templates(customer.id, request.gallery_id, request.person_id)

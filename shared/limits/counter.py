@@ -1,0 +1,98 @@
+"""Fixed-window counters in an Azure Table, shared by every instance of the app.
+
+One row per (scope, window): PartitionKey = the scope (``{customerId}:requests``,
+``{customerId}:verify:{galleryId}``), RowKey = ``{seconds}:{window index}``. Taking a
+unit reads the row and writes ``count + 1`` only if the row is unchanged since the read
+(If-Match: its ETag); a concurrent writer makes the write fail and the taker reads
+again. So no two instances can both take the last unit, however many race for it:
+the limit holds exactly across instances, not per process.
+
+Once a window is full, a taker only reads, so a noisy customer costs one point read
+per refused request. Rows carry ``expiresAt`` and are purged by a timer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.errors import ServiceUnavailable
+from shared.storage import clients, names
+from shared.storage.faults import storage_unavailable_as_503
+
+# Optimistic-concurrency rounds before giving up (503, nothing counted). A round can only
+# be lost to a writer who took a unit, so a full window ends the contention.
+MAX_ROUNDS = 200
+_BACKOFF_S = 0.004
+
+
+@dataclass(frozen=True)
+class Taken:
+    allowed: bool
+    count: int  # units taken in this window, including this one when allowed
+    retry_after: int  # whole seconds until the window ends (when refused)
+
+
+def _table():
+    return clients.table_service().get_table_client(names.RATELIMITS)
+
+
+def take(scope: str, limit: int, window_seconds: int, now: float | None = None) -> Taken:
+    """Take one unit of ``limit`` per ``window_seconds`` for ``scope``, if one is left."""
+    moment = time.time() if now is None else now
+    index = int(moment // window_seconds)
+    ends = (index + 1) * window_seconds
+    retry_after = max(1, math.ceil(ends - moment))
+    row_key = f"{window_seconds}:{index}"
+    expires = dt.datetime.fromtimestamp(ends, dt.UTC) + dt.timedelta(seconds=60)
+    with storage_unavailable_as_503():
+        table = _table()
+        for _ in range(MAX_ROUNDS):
+            try:
+                row = table.get_entity(scope, row_key)
+            except ResourceNotFoundError:
+                try:
+                    table.create_entity(
+                        {"PartitionKey": scope, "RowKey": row_key, "count": 1, "expiresAt": expires}
+                    )
+                    return Taken(True, 1, retry_after)
+                except ResourceExistsError:
+                    continue  # another instance opened the window first: read it
+            count = int(row.get("count", 0))
+            if count >= limit:
+                return Taken(False, count, retry_after)
+            row["count"] = count + 1
+            try:
+                table.update_entity(
+                    row,
+                    mode=UpdateMode.MERGE,
+                    etag=row.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return Taken(True, count + 1, retry_after)
+            except ResourceModifiedError:
+                time.sleep(random.uniform(0, _BACKOFF_S))  # noqa: S311 (jitter, not a secret)
+    raise ServiceUnavailable("The rate limiter is busy; nothing was done. Try again.")
+
+
+def purge_expired(now: dt.datetime | None = None) -> int:
+    """Delete counter rows whose window ended; returns how many went."""
+    table = _table()
+    purged = 0
+    with storage_unavailable_as_503():
+        rows = table.query_entities(
+            "expiresAt le @now",
+            parameters={"now": now or dt.datetime.now(dt.UTC)},
+            select=["PartitionKey", "RowKey"],
+        )
+        for row in rows:
+            table.delete_entity(row["PartitionKey"], row["RowKey"])
+            purged += 1
+    return purged
