@@ -13,11 +13,23 @@ from functions import (
     health,
     maintenance,
     openapi,
+    ratelimits,
     recognition,
     uploads,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for area in (health, openapi, detect, recognition, galleries, uploads, maintenance, azure_face):
+AREAS = (
+    health,
+    openapi,
+    detect,
+    recognition,
+    galleries,
+    uploads,
+    maintenance,
+    azure_face,
+    ratelimits,
+)
+for area in AREAS:
     app.register_functions(area.bp)

@@ -72,7 +72,7 @@ def _mixed_paths(victim: dict, attacker: dict):
                         method,
                         "/" + PARAM.sub(lambda m, ids=theirs: ids[m.group(1)], template),
                         "/" + PARAM.sub(lambda m, ids=nowhere: ids[m.group(1)], template),
-                        [victim[p] for p in swapped],
+                        [theirs[p] for p in swapped],
                         [nowhere[p] for p in swapped],
                     )
 
