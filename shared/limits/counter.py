@@ -7,8 +7,10 @@ unit reads the row and writes ``count + 1`` only if the row is unchanged since t
 again. So no two instances can both take the last unit, however many race for it:
 the limit holds exactly across instances, not per process.
 
-Once a window is full, a taker only reads, so a noisy customer costs one point read
-per refused request. Rows carry ``expiresAt`` and are purged by a timer.
+Once a window is full, a taker only reads; and since a count never goes down within its
+window, an instance that has seen a window full remembers it (``_full``) and refuses
+without reading storage until the window ends, so a flood past the limit costs no
+storage reads. Rows carry ``expiresAt`` and are purged by a timer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 
@@ -44,6 +47,22 @@ def _table():
     return clients.table_service().get_table_client(names.RATELIMITS)
 
 
+# (scope, row key, limit) of windows this process has seen full -> when the window ends
+_full: dict[tuple[str, str, int], float] = {}
+_full_lock = threading.Lock()
+_MAX_FULL = 10_000
+
+
+def _remember_full(key: tuple[str, str, int], ends: float, moment: float) -> None:
+    with _full_lock:
+        if len(_full) >= _MAX_FULL:
+            for stale in [k for k, end in _full.items() if end <= moment]:
+                del _full[stale]
+            if len(_full) >= _MAX_FULL:
+                _full.clear()
+        _full[key] = ends
+
+
 def take(scope: str, limit: int, window_seconds: int, now: float | None = None) -> Taken:
     """Take one unit of ``limit`` per ``window_seconds`` for ``scope``, if one is left."""
     moment = time.time() if now is None else now
@@ -52,6 +71,9 @@ def take(scope: str, limit: int, window_seconds: int, now: float | None = None) 
     retry_after = max(1, math.ceil(ends - moment))
     row_key = f"{window_seconds}:{index}"
     expires = dt.datetime.fromtimestamp(ends, dt.UTC) + dt.timedelta(seconds=60)
+    full_key = (scope, row_key, limit)
+    if full_key in _full:  # seen full in this window: still full, no need to ask storage
+        return Taken(False, limit, retry_after)
     with storage_unavailable_as_503():
         table = _table()
         for _ in range(MAX_ROUNDS):
@@ -67,6 +89,7 @@ def take(scope: str, limit: int, window_seconds: int, now: float | None = None) 
                     continue  # another instance opened the window first: read it
             count = int(row.get("count", 0))
             if count >= limit:
+                _remember_full(full_key, ends, moment)
                 return Taken(False, count, retry_after)
             row["count"] = count + 1
             try:

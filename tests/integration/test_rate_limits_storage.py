@@ -98,3 +98,12 @@ def test_a_refusal_is_a_429_error_and_an_audit_row() -> None:
     assert [(r["action"], r["decision"], r["policyIds"], r["requestId"]) for r in rows] == [
         ("request", "deny", ["rate-limit"], "r3")
     ]
+
+
+def test_a_window_seen_full_is_refused_without_reading_storage() -> None:
+    key, now = scope(), 5_000_000.0
+    assert [counter.take(key, 1, 60, now=now).allowed for _ in range(2)] == [True, False]
+    counter._table().delete_entity(key, f"60:{int(now // 60)}")  # storage forgets the window
+    assert not counter.take(key, 1, 60, now=now + 1).allowed  # this process remembers it
+    assert counter.take(key, 2, 60, now=now + 1).allowed  # a raised limit asks storage again
+    assert counter.take(key, 1, 60, now=now + 60).allowed  # and the next window is open

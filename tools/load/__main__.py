@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             target = Target(stack.url, stack.keys["ok"], stack.keys["police"])
             report = load(target, args.requests, args.concurrency, args.timeout)
             missing = unaudited(report, list(stack.customers.values()), since)
-            neighbours = noisy.run(stack.url, stack.keys["quiet"], stack.keys["noisy"])
+            neighbours = noisy.run(
+                stack.url, stack.keys["quiet"], stack.keys["unlimited"], stack.keys["noisy"]
+            )
     print(report.text())
     if not args.url:
         decided = sum(1 for o in report.outcomes if o.status in (200, 403))

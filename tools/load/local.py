@@ -28,7 +28,7 @@ ALL_ACTIONS = ("detect", "age", "gender", "emotion", "verify", "identify", "enro
 @dataclass
 class Stack:
     url: str
-    keys: dict[str, str]  # role -> key: "ok", "police", "quiet", "noisy"
+    keys: dict[str, str]  # role -> key: "ok", "police", "quiet", "unlimited", "noisy"
     customers: dict[str, str]  # role -> customer id
     log_path: Path
     work: Path  # Azurite and dev host logs and state; removed by the caller on success
@@ -58,10 +58,14 @@ def _seed(run: str) -> tuple[dict[str, str], dict[str, str]]:
     police = seed_customer(
         f"load-pd-{run}", sector="law_enforcement", country="US", actions=ALL_ACTIONS, **room
     )
-    # the noisy-neighbour run: a quiet customer with room, a noisy one with Azure's S0 rate
+    # the noisy-neighbour run: a quiet customer, and the same flood from a customer without a
+    # limit worth the name and from one held to 1 request per 5 seconds
     quiet = seed_customer(f"load-quiet-{run}", actions=ALL_ACTIONS, **room)
-    noisy = seed_customer(f"load-noisy-{run}", actions=ALL_ACTIONS, rate_limit="10/1")
-    seeded = {"ok": ok, "police": police, "quiet": quiet, "noisy": noisy}
+    unlimited = seed_customer(f"load-flood-{run}", actions=ALL_ACTIONS, **room)
+    noisy = seed_customer(f"load-noisy-{run}", actions=ALL_ACTIONS, rate_limit="1/5")
+    seeded = {
+        "ok": ok, "police": police, "quiet": quiet, "unlimited": unlimited, "noisy": noisy,
+    }  # fmt: skip
     return (
         {role: s["key"] for role, s in seeded.items()},
         {role: s["customerId"] for role, s in seeded.items()},
