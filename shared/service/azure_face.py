@@ -16,6 +16,7 @@ from shared import faceids, templates, vision
 from shared.api.azure_face.requests import AZURE_RECOGNITION_MODEL, AzureDetect, FindSimilar
 from shared.galleries import edits, training
 from shared.identifiers import gallery_id as check_gallery_id
+from shared.matching import calibration_for, pair_confidence
 from shared.policy import Context, Customer
 from shared.service import detection, engine, gate
 from shared.vision.landmarks27 import azure_landmarks
@@ -83,8 +84,11 @@ def find_similar(customer: Customer, context: Context, request: FindSimilar) -> 
         stored = faceids.load(customer.id, face_id)
         templates.require_same_model(stored.model, vision.RECOGNITION_MODEL)
         candidates.append(stored)
-    matrix = np.stack([c.template for c in candidates]).astype(np.float32)
-    scores = engine.confidences(probe.template, matrix)
+    calibration = calibration_for(probe.model)
+    # the 1:1 confidence of FaceGate's face-to-face verify (no cohort: faceIds are no gallery)
+    scores = np.array(
+        [pair_confidence(probe.template, c.template, calibration) for c in candidates]
+    )
     order = np.argsort(-scores, kind="stable")
     results = []
     for index in order:
