@@ -13,23 +13,11 @@ from functions import (
     health,
     maintenance,
     openapi,
-    ratelimits,
     recognition,
     uploads,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-AREAS = (
-    health,
-    openapi,
-    detect,
-    recognition,
-    galleries,
-    uploads,
-    maintenance,
-    azure_face,
-    ratelimits,
-)
-for area in AREAS:
+for area in (health, openapi, detect, recognition, galleries, uploads, maintenance, azure_face):
     app.register_functions(area.bp)

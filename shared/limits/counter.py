@@ -27,7 +27,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.errors import ServiceUnavailable
-from shared.storage import clients, names
+from shared.storage import clients, expiry, names
 from shared.storage.faults import storage_unavailable_as_503
 
 # Optimistic-concurrency rounds before giving up (503, nothing counted). A round can only
@@ -107,15 +107,5 @@ def take(scope: str, limit: int, window_seconds: int, now: float | None = None) 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete counter rows whose window ended; returns how many went."""
-    table = _table()
-    purged = 0
     with storage_unavailable_as_503():
-        rows = table.query_entities(
-            "expiresAt le @now",
-            parameters={"now": now or dt.datetime.now(dt.UTC)},
-            select=["PartitionKey", "RowKey"],
-        )
-        for row in rows:
-            table.delete_entity(row["PartitionKey"], row["RowKey"])
-            purged += 1
-    return purged
+        return expiry.purge_expired(_table(), now)
