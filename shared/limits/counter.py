@@ -87,6 +87,8 @@ def take(scope: str, limit: int, window_seconds: int, now: float | None = None) 
                     return Taken(True, 1, retry_after)
                 except ResourceExistsError:
                     continue  # another instance opened the window first: read it
+                except ResourceNotFoundError as exc:  # no table: fail closed, count nothing
+                    raise ServiceUnavailable("The rate-limit table is missing.") from exc
             count = int(row.get("count", 0))
             if count >= limit:
                 _remember_full(full_key, ends, moment)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
-from shared.errors import BadArgument, RateLimited
+from shared.errors import BadArgument, RateLimited, ServiceUnavailable
 from shared.limits import counter, quota
 from shared.policy import audit_rows, model
-from shared.storage import provision
+from shared.storage import clients, names, provision
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +109,19 @@ def test_a_window_seen_full_is_refused_without_reading_storage() -> None:
     assert not counter.take(key, 1, 60, now=now + 1).allowed  # this process remembers it
     assert counter.take(key, 2, 60, now=now + 1).allowed  # a raised limit asks storage again
     assert counter.take(key, 1, 60, now=now + 60).allowed  # and the next window is open
+
+
+def test_without_its_table_the_limiter_fails_closed() -> None:
+    clients.table_service().delete_table(names.RATELIMITS)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            counter.take(scope(), 5, 60)
+    finally:
+        provision.forget()
+        for _ in range(50):  # Azurite may refuse a re-create for a moment after a delete
+            try:
+                clients.table_service().create_table_if_not_exists(names.RATELIMITS)
+                break
+            except HttpResponseError:
+                time.sleep(0.1)
+    assert counter.take(scope(), 5, 60).allowed
