@@ -29,6 +29,7 @@ def handle_azure(req: func.HttpRequest, work: AzureWork) -> func.HttpResponse:
     call = Call(req, request_id)
     try:
         check_api_version(call.route("apiVersion"))
+        call.customer()  # as Azure: the key (401) and the rate limit (429) come first
         status, body, *rest = work(call)
         return json_response(status, body, request_id, rest[0] if rest else None)
     except FaceGateError as error:

@@ -16,6 +16,7 @@ storage reads. Rows carry ``expiresAt`` and are purged by a timer.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import random
 import threading
@@ -34,6 +35,9 @@ from shared.storage.faults import storage_unavailable_as_503
 # be lost to a writer who took a unit, so a full window ends the contention.
 MAX_ROUNDS = 200
 _BACKOFF_S = 0.004
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,18 @@ def _remember_full(key: tuple[str, str, int], ends: float, moment: float) -> Non
 
 
 def take(scope: str, limit: int, window_seconds: int, now: float | None = None) -> Taken:
-    """Take one unit of ``limit`` per ``window_seconds`` for ``scope``, if one is left."""
+    """Take one unit of ``limit`` per ``window_seconds`` for ``scope``, if one is left.
+
+    ServiceUnavailable when storage cannot count (fail closed: nothing is let through).
+    """
+    try:
+        return _take(scope, limit, window_seconds, now)
+    except ServiceUnavailable:
+        log.warning("rate-limit counter unavailable; the request is refused")
+        raise
+
+
+def _take(scope: str, limit: int, window_seconds: int, now: float | None) -> Taken:
     moment = time.time() if now is None else now
     index = int(moment // window_seconds)
     ends = (index + 1) * window_seconds

@@ -141,6 +141,10 @@ def test_a_bad_key_is_azures_401(app) -> None:
     with pytest.raises(ClientAuthenticationError) as raised:
         face_client(stranger).detect(ASTRONAUT, return_face_id=False, **DETECT)
     assert raised.value.status_code == 401 and raised.value.error.code == "401"
+    # as in Azure, the key is checked before the arguments
+    with pytest.raises(ClientAuthenticationError):
+        face_client(stranger).detect(ASTRONAUT, return_face_id=True, detection_model="nope",
+                                     recognition_model="recognition_04")  # fmt: skip
 
 
 def test_a_denied_feature_is_unsupported_feature_and_audited(detect_only) -> None:
