@@ -57,10 +57,14 @@ def save(customer_id: str, template: np.ndarray, model: str, now: dt.datetime | 
 
 
 def save_many(
-    customer_id: str, items: list[tuple[np.ndarray, str]], now: dt.datetime | None = None
+    customer_id: str,
+    items: list[tuple[np.ndarray, str]],
+    now: dt.datetime | None = None,
+    ttl: dt.timedelta = TTL,
 ) -> list[str]:
-    """Keep several templates (one transaction per 100); returns their faceIds in order."""
-    expires = (now or _utcnow()) + TTL
+    """Keep several templates (one transaction per 100) for ``ttl`` (at most 24 hours);
+    returns their faceIds in order."""
+    expires = (now or _utcnow()) + min(ttl, TTL)
     ids = [new_id() for _ in items]
     rows = [
         {

@@ -24,17 +24,6 @@ from shared.vision.landmarks27 import azure_landmarks
 ENROLL = ["enroll"]
 
 
-def _keep_face_ids(customer_id: str, faces: list, ttl_seconds: int) -> list[str]:
-    """Save the faces' templates as faceIds that expire ``ttl_seconds`` from now.
-
-    ``faceids`` keeps a template for its fixed TTL from the ``now`` it is given, so the
-    shorter lifetime Azure's ``faceIdTimeToLive`` asks for is a ``now`` moved back.
-    """
-    now = dt.datetime.now(dt.UTC) - (faceids.TTL - dt.timedelta(seconds=ttl_seconds))
-    items = [(face.embedding, vision.RECOGNITION_MODEL) for face in faces]
-    return faceids.save_many(customer_id, items, now=now)
-
-
 def detect(
     customer: Customer, context: Context, image: bytes, request: AzureDetect
 ) -> list[dict[str, Any]]:
@@ -47,11 +36,15 @@ def detect(
     faces = engine.analyzer().analyze(
         image, wanted, landmarks=False, embeddings=options.return_face_id, max_faces=100
     )
-    ids = (
-        _keep_face_ids(customer.id, faces, request.face_id_ttl)
-        if options.return_face_id and faces
-        else [None] * len(faces)
-    )
+    ids: list[str | None] = [None] * len(faces)
+    if options.return_face_id and faces:
+        ids = list(
+            faceids.save_many(
+                customer.id,
+                [(face.embedding, vision.RECOGNITION_MODEL) for face in faces],
+                ttl=dt.timedelta(seconds=request.face_id_ttl),
+            )
+        )
     results = []
     for face, face_id in zip(faces, ids, strict=True):
         item: dict[str, Any] = {}
