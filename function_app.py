@@ -7,6 +7,7 @@ Functions are thin adapters: the work, and the policy gate, live in ``shared/``.
 import azure.functions as func
 
 from functions import (
+    azure_face,
     console,
     detect,
     galleries,
@@ -19,5 +20,15 @@ from functions import (
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for area in (health, openapi, detect, recognition, galleries, uploads, maintenance, console):
+for area in (
+    health,
+    openapi,
+    detect,
+    recognition,
+    galleries,
+    uploads,
+    maintenance,
+    azure_face,
+    console,
+):
     app.register_functions(area.bp)

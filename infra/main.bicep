@@ -10,7 +10,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource; must offer the Flex Consumption plan.')
+@description('Region of every resource: one of the regions that offer the Flex Consumption plan (az functionapp list-flexconsumption-locations), as the Azure-Samples Flex quickstarts list them.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -40,12 +73,12 @@ param principalType string = 'User'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to; bounds the bill as well as the load.')
-@minValue(1)
+@description('Most instances the app scales out to; bounds the bill as well as the load. Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Always-ready instances for HTTP functions; 0 (default) scales to zero.')
+@description('Always-ready instances for HTTP functions; 0 (default) scales to zero. With zoneRedundant, a non-zero count is raised to at least 2 (one per zone is the platform minimum).')
 @minValue(0)
 param alwaysReadyInstances int = 0
 
@@ -72,6 +105,12 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('App setting FACEGATE_RATE_LIMIT (N/S: N requests per S seconds per customer).')
+param rateLimit string = '10/1'
+
+@description('App setting FACEGATE_VERIFY_LIMIT (N/S: verify calls per gallery per customer).')
+param verifyLimit string = '100/3600'
+
 @description('App setting FACEGATE_CONSOLE_AUTH: off, or entra (operators sign in to the console with Microsoft Entra ID; see docs/deploy.md).')
 @allowed([
   'off'
@@ -92,14 +131,13 @@ var tags = {
 }
 
 // Names of the app's containers, tables and queues: the same as shared/storage/names.py
-// (tests/infra checks it). The deployment container holds the Flex code package.
-var appContainerNames = [
-  'uploads'
-  'results'
-]
-var uploadsContainerName = 'uploads'
-var resultsContainerName = 'results'
+// (tests/infra checks it). The deployment container holds the Flex code package. There is
+// no shared upload container: each customer gets its own pair (up-<h>, rs-<h>) from
+// `python -m tools.admin uploads grant`, and Event Grid announces uploads on a queue.
+var appContainerNames = []
 var deploymentContainerName = 'deployment'
+var uploadEventsQueueName = 'uploadevents'
+var uploadContainerPrefix = 'up-'
 var tableNames = [
   'customers'
   'apikeys'
@@ -109,11 +147,14 @@ var tableNames = [
   'faces'
   'faceids'
   'poisonuploads'
+  'operations'
+  'ratelimits'
   'operators'
   'consolesessions'
 ]
 var queueNames = [
-  'webjobs-blobtrigger-poison'
+  'uploadevents'
+  'uploadevents-poison'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -178,6 +219,8 @@ module functionApp 'modules/function-app.bicep' = {
     zoneRedundant: zoneRedundant
     usFederalFaceLawInForce: usFederalFaceLawInForce
     registryCacheSeconds: registryCacheSeconds
+    rateLimit: rateLimit
+    verifyLimit: verifyLimit
     onnxThreads: onnxThreads
     consoleAuth: consoleAuth
     consoleClientId: consoleClientId
@@ -204,10 +247,12 @@ module eventGrid 'modules/eventgrid.bicep' = {
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
+    queueName: uploadEventsQueueName
+    containerPrefix: uploadContainerPrefix
   }
 }
 
-// azd stores these in .azure/<env>/.env; the postdeploy hook and docs/deploy.md use them.
+// azd stores these in .azure/<env>/.env; docs/deploy.md uses them.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
@@ -219,7 +264,6 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
-output UPLOADS_CONTAINER_NAME string = uploadsContainerName
-output RESULTS_CONTAINER_NAME string = resultsContainerName
+output UPLOAD_EVENTS_QUEUE_NAME string = uploadEventsQueueName
 output DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

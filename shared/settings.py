@@ -25,12 +25,6 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "FACEGATE_BLOB_SOURCE",
-        "LogsAndContainerScan",
-        "Blob trigger source: `EventGrid` in Azure (Flex Consumption), "
-        "`LogsAndContainerScan` (polling) locally.",
-    ),
-    Setting(
         "FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE",
         "false",
         "`true` only once a US federal law governs police use of face recognition; "
@@ -41,6 +35,18 @@ SETTINGS: tuple[Setting, ...] = (
         "15",
         "How long a customer record or key lookup is cached; a suspension or key "
         "revocation takes effect within this time (at most 30).",
+    ),
+    Setting(
+        "FACEGATE_RATE_LIMIT",
+        "10/1",
+        "Default per-customer rate limit, N/S (N requests per S seconds) on every HTTP route, "
+        "counted across instances; a customer's registry record may set its own.",
+    ),
+    Setting(
+        "FACEGATE_VERIFY_LIMIT",
+        "100/3600",
+        "Default per-customer limit on verify calls against one gallery, N/S; verifying a "
+        "face against every person of a gallery is identification.",
     ),
     Setting(
         "FACEGATE_CONSOLE_AUTH",

@@ -4,11 +4,9 @@ Add a name here, not inline in a module, so `provision` and the Bicep check
 see it.
 """
 
-# Blob containers
-UPLOADS = "uploads"  # uploads/{customerId}/{name}: images dropped by cloud apps
-RESULTS = "results"  # results/{customerId}/{name}.json: one result per upload
-
-CONTAINERS: tuple[str, ...] = (UPLOADS, RESULTS)
+# Blob containers: none shared. Each customer has its own pair, up-<h> for uploads and
+# rs-<h> for results, created by the admin CLI (shared/pipeline/access.py names them).
+CONTAINERS: tuple[str, ...] = ()
 
 # Tables
 CUSTOMERS = "customers"  # the customer registry
@@ -19,6 +17,8 @@ PERSONS = "persons"  # persons in a gallery
 FACES = "faces"  # enrolled faces (embeddings) of a person
 FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
 POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
+OPERATIONS = "operations"  # Azure-style long-running operations (large person group training)
+RATELIMITS = "ratelimits"  # request counters per customer and time window, shared by instances
 OPERATORS = "operators"  # console operators' credential hashes (local sign-in)
 CONSOLE_SESSIONS = "consolesessions"  # console sessions, by hash of the session cookie
 
@@ -31,12 +31,16 @@ TABLES: tuple[str, ...] = (
     FACES,
     FACEIDS,
     POISON,
+    OPERATIONS,
+    RATELIMITS,
     OPERATORS,
     CONSOLE_SESSIONS,
 )
 
 # Queues
-# The Functions host writes a message here after the last failed try of a blob trigger.
-BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
+# Event Grid puts a BlobCreated event here for every upload into a customer's container.
+UPLOAD_EVENTS = "uploadevents"
+# The Functions host moves an event here after its last failed try.
+UPLOAD_EVENTS_POISON = f"{UPLOAD_EVENTS}-poison"
 
-QUEUES: tuple[str, ...] = (BLOB_POISON_QUEUE,)
+QUEUES: tuple[str, ...] = (UPLOAD_EVENTS, UPLOAD_EVENTS_POISON)
