@@ -27,9 +27,8 @@ import uuid
 import numpy as np
 from tqdm import tqdm
 
-from shared import templates
-from shared.galleries import store
-from shared.galleries.index import GalleryIndex, IndexCache
+from shared.biometrics import store, templates
+from shared.biometrics.index import GalleryIndex, IndexCache
 from shared.service import engine
 from shared.storage import clients, names
 from tools.dev.azurite import Azurite, storage_of_this_process

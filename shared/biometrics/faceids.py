@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared import templates
+from shared.biometrics import templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
 from shared.storage import clients, names

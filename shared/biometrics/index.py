@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.galleries import store
+from shared.biometrics import store
 
 # Rows written up to this long before the newest row seen are fetched again on an
 # incremental refresh, so a write racing the last load is never missed.

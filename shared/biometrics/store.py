@@ -27,7 +27,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared import templates
+from shared.biometrics import templates
 from shared.errors import BadArgument, Conflict, NotFound, ServiceUnavailable
 from shared.identifiers import new_id
 from shared.storage import clients, names

@@ -35,6 +35,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.storage.blob import BlobClient, ContentSettings
 
 from shared.api.requests import MAX_IMAGE_BYTES, DetectOptions
+from shared.biometrics import store
 from shared.errors import (
     BadArgument,
     Conflict,
@@ -44,7 +45,6 @@ from shared.errors import (
     NotFound,
     PolicyDenied,
 )
-from shared.galleries import store
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import new_id
 from shared.policy import Customer, context_from, get_customer

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import faceids, vision
+from shared import vision
 from shared.api.requests import DetectOptions
+from shared.biometrics import faceids
 from shared.policy import Context, Customer
 from shared.service import engine, gate
 

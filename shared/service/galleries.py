@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import vision
+from shared.biometrics import store
+from shared.biometrics.index import INDEXES
 from shared.errors import InvalidImage
-from shared.galleries import store
-from shared.galleries.index import INDEXES
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.policy import Context, Customer
 from shared.service import engine, gate

@@ -8,10 +8,9 @@ import uuid
 import numpy as np
 import pytest
 
-from shared import faceids
+from shared.biometrics import faceids, store
+from shared.biometrics.index import IndexCache
 from shared.errors import BadArgument, Conflict, NotFound
-from shared.galleries import store
-from shared.galleries.index import IndexCache
 
 MODEL = "test-model"
 
