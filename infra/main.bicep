@@ -95,7 +95,6 @@ var tableNames = [
   'apikeys'
   'audit'
   'galleries'
-  'persons'
   'faces'
   'faceids'
   'poisonuploads'

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.biometrics import templates
+from shared.biometrics import rows, templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
 
 TTL = dt.timedelta(hours=24)
-_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def save_many(
     """Keep several templates (one transaction per 100); returns their faceIds in order."""
     expires = (now or _utcnow()) + TTL
     ids = [new_id() for _ in items]
-    rows = [
+    new_rows = [
         {
             "PartitionKey": customer_id,
             "RowKey": face_id,
@@ -74,8 +73,9 @@ def save_many(
     ]
     with storage_unavailable_as_503():
         table = _table()
-        for start in range(0, len(rows), _BATCH):
-            table.submit_transaction([("create", row) for row in rows[start : start + _BATCH]])
+        for start in range(0, len(new_rows), rows.BATCH):
+            batch = new_rows[start : start + rows.BATCH]
+            table.submit_transaction([("create", row) for row in batch])
     return ids
 
 
@@ -94,24 +94,21 @@ def load(customer_id: str, face_id: str, now: dt.datetime | None = None) -> Stor
 
 def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete every expired faceId of every customer; returns how many went."""
-    table = _table()
-    purged = 0
     with storage_unavailable_as_503():
-        rows = table.query_entities(
+        table = _table()
+        expired = table.query_entities(
             "expiresAt le @now",
             parameters={"now": now or _utcnow()},
             select=["PartitionKey", "RowKey"],
         )
-        by_partition: dict[str, list[tuple[str, dict]]] = {}
-        for row in rows:
-            batch = by_partition.setdefault(row["PartitionKey"], [])
-            batch.append(("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}))
-            if len(batch) == _BATCH:
-                table.submit_transaction(batch)
-                purged += len(batch)
-                batch.clear()
-        for batch in by_partition.values():
-            if batch:
-                table.submit_transaction(batch)
-                purged += len(batch)
-    return purged
+        return rows.delete_rows(table, ((r["PartitionKey"], r["RowKey"]) for r in expired))
+
+
+def erase_customer(customer_id: str) -> int:
+    """Delete every faceId of one customer, expired or not; returns how many went."""
+    with storage_unavailable_as_503():
+        table = _table()
+        mine = table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": customer_id}, select=["PartitionKey", "RowKey"]
+        )
+        return rows.delete_rows(table, ((r["PartitionKey"], r["RowKey"]) for r in mine))
