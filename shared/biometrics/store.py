@@ -131,9 +131,17 @@ def _partition(customer_id: str, gallery_id: str, generation: str) -> str:
     return f"{customer_id}:{gallery_id}:{generation}"
 
 
-def customer_partitions(customer_id: str) -> tuple[str, str]:
-    """The PartitionKey range [low, high) that holds every face partition of a customer."""
-    return f"{customer_id}:", f"{customer_id};"  # ';' sorts right after ':'
+def stored_rows(customer_id: str, gallery_id: str = "") -> list[dict[str, Any]]:
+    """Keys and kind of every row in the customer's face partitions (of every generation of
+    one gallery, when given), whatever state they are in: for erasure and its checks."""
+    prefix = f"{customer_id}:{gallery_id}:" if gallery_id else f"{customer_id}:"
+    with storage_unavailable_as_503():
+        found = _table(names.FACES).query_entities(
+            "PartitionKey ge @low and PartitionKey lt @high",
+            parameters={"low": prefix, "high": prefix[:-1] + ";"},  # ';' sorts after ':'
+            select=["PartitionKey", "RowKey", "kind"],
+        )
+        return list(found)
 
 
 def check_text(value: object, field: str, limit: int, *, required: bool = False) -> str:

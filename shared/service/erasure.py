@@ -66,14 +66,12 @@ def _erase_customer_partitions(customer_id: str) -> int:
     """Person and face rows left in face partitions that no gallery refers to (none should
     exist; this makes sure). Head rows hold nothing personal and may belong to a gallery
     being created right now, so they stay."""
-    low, high = store.customer_partitions(customer_id)
+    live = {gallery.partition for gallery in store.all_galleries(customer_id)}
+    orphans = [
+        (row["PartitionKey"], row["RowKey"])
+        for row in store.stored_rows(customer_id)
+        if row["PartitionKey"] not in live and row.get("kind") != "gallery"
+    ]
     with storage_unavailable_as_503():
-        live = {gallery.partition for gallery in store.all_galleries(customer_id)}
         table = clients.table_service().get_table_client(names.FACES)
-        found = table.query_entities(
-            "PartitionKey ge @low and PartitionKey lt @high and kind ne @head",
-            parameters={"low": low, "high": high, "head": "gallery"},
-            select=["PartitionKey", "RowKey"],
-        )
-        orphans = ((r["PartitionKey"], r["RowKey"]) for r in found if r["PartitionKey"] not in live)
         return rows.delete_rows(table, orphans)

@@ -45,14 +45,7 @@ def faces_table():
 
 def rows_of(customer: str) -> list[dict]:
     """Every row of every face partition of the customer (head rows included)."""
-    low, high = store.customer_partitions(customer)
-    return list(
-        faces_table().query_entities(
-            "PartitionKey ge @low and PartitionKey lt @high",
-            parameters={"low": low, "high": high},
-            select=["PartitionKey", "RowKey", "kind"],
-        )
-    )
+    return store.stored_rows(customer)
 
 
 def biometric_rows(customer: str) -> list[str]:

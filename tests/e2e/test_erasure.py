@@ -25,7 +25,6 @@ import requests
 
 from shared.biometrics import store
 from shared.policy import audit_rows, registry
-from shared.storage import clients, names
 from tests.data import make_photos as photos
 from tests.e2e.conftest import ALL_ACTIONS, PURPOSE, Client, _tenant, error_code
 from tests.support.apphost import AppHost, app_env, wait_until
@@ -102,21 +101,14 @@ def candidates(client: Client, gallery: str, face_id: str) -> list[str]:
 
 def stored_rows(customer_id: str) -> list[tuple[str, str, str]]:
     """(PartitionKey, RowKey, kind) of every row in the customer's face partitions."""
-    low, high = store.customer_partitions(customer_id)
-    found = (
-        clients.table_service()
-        .get_table_client(names.FACES)
-        .query_entities(
-            "PartitionKey ge @low and PartitionKey lt @high",
-            parameters={"low": low, "high": high},
-            select=["PartitionKey", "RowKey", "kind"],
-        )
-    )
-    return [(r["PartitionKey"], r["RowKey"], r.get("kind", "")) for r in found]
+    return [
+        (r["PartitionKey"], r["RowKey"], r.get("kind", "")) for r in store.stored_rows(customer_id)
+    ]
 
 
 def rows_of_gallery(customer_id: str, gallery: str) -> list[tuple[str, str, str]]:
-    return [r for r in stored_rows(customer_id) if r[0].split(":")[1] == gallery]
+    rows = store.stored_rows(customer_id, gallery)
+    return [(r["PartitionKey"], r["RowKey"], r.get("kind", "")) for r in rows]
 
 
 Call = Callable[[], requests.Response]
