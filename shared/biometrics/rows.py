@@ -1,4 +1,5 @@
-"""The one path that deletes biometric rows, and the pause between optimistic-concurrency tries.
+"""The one path that deletes biometric rows (and marks them first), and the pause between
+optimistic-concurrency tries.
 
 Every erasure (a face, a person, a gallery, a customer) and the faceId purge
 delete through ``delete_rows``. It may run at the same time as other erasures of
@@ -9,15 +10,16 @@ that batch is deleted row by row (``delete_entity`` ignores a missing row).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Iterable
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError
 
 BATCH = 100  # the Table service's transaction limit (one partition per transaction)
 STATUS_NOT_FOUND = 404
-STATUS_CONFLICT = 409
 STATUS_PRECONDITION_FAILED = 412
 
 
@@ -50,6 +52,24 @@ def _delete_batch(table: TableClient, partition: str, rows: list[str]) -> None:
             raise
         for row in rows:  # someone else erased part of it: finish the rest one by one
             table.delete_entity(partition, row)
+
+
+def mark_rows(table: TableClient, partition: str, rows: list[str], changes: dict) -> None:
+    """MERGE ``changes`` into existing rows of one partition, 100 per transaction; rows that
+    are gone (erased meanwhile) are skipped."""
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        merges = [
+            ("update", {"PartitionKey": partition, "RowKey": row, **changes}) for row in batch
+        ]
+        try:
+            table.submit_transaction(merges)
+        except TableTransactionError as error:
+            if error.status_code != STATUS_NOT_FOUND:
+                raise
+            for _, entity in merges:  # one of them is gone: the rest one by one
+                with contextlib.suppress(ResourceNotFoundError):
+                    table.update_entity(entity)
 
 
 def pause(attempt: int) -> None:

@@ -300,13 +300,13 @@ def erase_partition(partition: str) -> int:
     """Empty one gallery generation's partition for good; returns how many rows went."""
     faces = _table(names.FACES)
     faces.delete_entity(partition, HEAD)  # no person can be created any more
-    for person in faces.query_entities(
+    persons = faces.query_entities(
         "PartitionKey eq @pk and kind eq @person",
         parameters={"pk": partition, "person": PERSON},
         select=["RowKey", "state"],
-    ):
-        if person.get("state") != ERASING:  # no face can be added to them any more
-            _mark_erasing(faces, partition, person["RowKey"])
+    )
+    active = [p["RowKey"] for p in persons if p.get("state") != ERASING]
+    rows.mark_rows(faces, partition, active, {"state": ERASING})  # no face can be added now
     every_row = faces.query_entities(
         "PartitionKey eq @pk", parameters={"pk": partition}, select=_KEYS
     )

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.data.tables import UpdateMode
 
-from shared.biometrics import faceids, store
+from shared.biometrics import faceids, rows, store
 from shared.biometrics.index import IndexCache
 from shared.errors import BadArgument, Conflict, FaceGateError, NotFound
 from shared.policy import audit_rows
@@ -270,8 +270,8 @@ def test_operator_erases_everything_of_a_customer_with_an_audit_row(customer):
     face_ids = clients.table_service().get_table_client(names.FACEIDS)
     assert list(face_ids.query_entities("PartitionKey eq @c", parameters={"c": customer})) == []
     assert store.get_person(other, "a", kept).person_id == kept  # nobody else's data
-    rows = audit_rows(customer, dt.datetime.now(dt.UTC).date())
-    assert [(r["action"], r["actor"], r["target"]) for r in rows] == [
+    trail = audit_rows(customer, dt.datetime.now(dt.UTC).date())
+    assert [(r["action"], r["actor"], r["target"]) for r in trail] == [
         ("erase", "alice@ops", "all-biometrics")
     ]
     assert erasure.erase_customer_galleries(customer, "alice@ops")["galleries"] == []
@@ -288,3 +288,23 @@ def test_operator_erases_one_gallery(customer):
     with pytest.raises(BadArgument):
         erasure.erase_gallery(customer, "b", " ")
     assert [g.gallery_id for g in store.all_galleries(customer)] == ["b"]
+
+
+def test_the_delete_path_and_marks_treat_rows_already_gone_as_done(customer):
+    table = faces_table()
+    partition = f"{customer}:rows:x"
+    keys = [f"r{i:03d}" for i in range(150)]
+    for start in (0, 100):
+        table.submit_transaction(
+            [
+                ("create", {"PartitionKey": partition, "RowKey": k})
+                for k in keys[start : start + 100]
+            ]
+        )
+    table.delete_entity(partition, keys[7])  # erased meanwhile by someone else
+    rows.mark_rows(table, partition, keys, {"state": "erasing"})
+    found = list(table.query_entities("PartitionKey eq @p", parameters={"p": partition}))
+    assert len(found) == 149 and {r["state"] for r in found} == {"erasing"}
+    table.delete_entity(partition, keys[120])
+    assert rows.delete_rows(table, ((partition, k) for k in keys)) == 150
+    assert list(table.query_entities("PartitionKey eq @p", parameters={"p": partition})) == []
