@@ -5,7 +5,8 @@ moment later, so some enrolments commit before them and some after) and then che
 a customer relies on: no 5xx; every racing call answered with a documented status (the
 Client checks each against the OpenAPI document); no person or face row left in storage;
 no identify on either instance returns an erased person; a re-created gallery is empty.
-Rounds: FACEGATE_ERASURE_ROUNDS (default 3; `make load` runs more).
+Rounds: FACEGATE_ERASURE_ROUNDS (default 3; `make load` runs more). An erasure killed
+(kill -9) at a random moment is finished by repeating it.
 Also: erasing one's own data is allowed whatever the registry says, and audited.
 """
 
@@ -20,11 +21,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import requests
 
 from shared.biometrics import store
 from shared.policy import audit_rows, registry
+from shared.storage import clients, names
 from tests.data import make_photos as photos
 from tests.e2e.conftest import ALL_ACTIONS, PURPOSE, Client, _tenant, error_code
 from tests.support.apphost import AppHost, app_env, wait_until
@@ -304,3 +307,66 @@ def test_persons_and_galleries_page_by_start_and_top(owner):
             bad = owner.request("GET", f"{path}?{query}")
             assert (bad.status_code, error_code(bad)) == (400, "BadArgument"), (path, query)
     assert owner.request("DELETE", f"/galleries/{gallery}").status_code == 200
+
+
+# --- a crash mid-erasure ----------------------------------------------------------------------
+
+
+def _fill(customer_id: str, gallery: str, persons: int, faces_each: int) -> None:
+    """Persons and faces written straight to storage, enough for an erasure to take a while."""
+    partition = store.get_gallery(customer_id, gallery).partition
+    table = clients.table_service().get_table_client(names.FACES)
+    vectors = np.random.default_rng(0).normal(size=(faces_each, 128)).astype(np.float32)
+    operations: list[tuple[str, dict]] = []
+    for _ in range(persons):
+        person = str(uuid.uuid4())
+        operations.append(
+            ("create", {"PartitionKey": partition, "RowKey": person, "kind": store.PERSON,
+                        "state": store.ACTIVE, "faceCount": faces_each})
+        )  # fmt: skip
+        operations += [
+            ("create", store.face_entity(partition, person, str(uuid.uuid4()), v, "x"))
+            for v in vectors
+        ]
+        if len(operations) + faces_each + 1 > 100:
+            table.submit_transaction(operations)
+            operations = []
+    if operations:
+        table.submit_transaction(operations)
+
+
+def _status(client: Client, method: str, path: str) -> int:
+    """The status, or 0 when the instance died before it answered."""
+    try:
+        return client.request(method, path, check_contract=False).status_code
+    except requests.RequestException:
+        return 0
+
+
+@pytest.mark.parametrize("round_", range(max(1, ROUNDS - 1)))  # two processes start per round
+def test_an_erasure_killed_mid_way_is_finished_by_repeating_it(azurite, tmp_path, round_):
+    host = AppHost(tmp_path / "host", app_env(azurite.connection_string)).start()
+    client = _tenant(host, "crash", actions=ALL_ACTIONS, purposes=(PURPOSE,))
+    gallery = create_gallery(client)
+    _fill(client.customer_id, gallery, persons=250, faces_each=3)
+    first: list[int] = []
+    erase = threading.Thread(
+        target=lambda: first.append(_status(client, "DELETE", f"/galleries/{gallery}"))
+    )
+    try:
+        erase.start()
+        time.sleep(random.Random(round_).uniform(0.3, 3.0))  # before, during or after the deletes
+    finally:
+        host.kill()  # kill -9, wherever the erasure is
+    erase.join(60)
+    client.base = host.start().url  # a new process, on a new port
+    try:
+        if first == [200]:  # it finished before the kill
+            assert client.request("GET", f"/galleries/{gallery}").status_code == 404
+        again = client.request("DELETE", f"/galleries/{gallery}")
+        assert again.status_code in (200, 404), again.text  # 404: the first one had finished
+        assert rows_of_gallery(client.customer_id, gallery) == []
+        assert client.request("PUT", f"/galleries/{gallery}", json={"name": "x"}).status_code == 200
+        assert client.request("GET", f"/galleries/{gallery}/persons").json() == []
+    finally:
+        host.stop()
