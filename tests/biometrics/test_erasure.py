@@ -28,7 +28,7 @@ from shared.errors import BadArgument, Conflict, FaceGateError, NotFound
 from shared.policy import audit_rows
 from shared.service import erasure
 from shared.storage import clients, names
-from tests.biometrics.test_store_and_index import MODEL, cosine, make_gallery, unit
+from tests.biometrics.test_store_and_index import MODEL, make_gallery, unit
 from tools.dev.azurite import ROOT
 
 ROUNDS = int(os.environ.get("FACEGATE_ERASURE_ROUNDS", "4"))
@@ -120,7 +120,7 @@ def test_a_face_erasure_that_broke_off_is_finished_and_never_matched(customer):
         mode=UpdateMode.MERGE,
     )
     store.mark_changed(gallery)  # any later enrolment makes the index read the mark
-    assert cache.fresh(store.get_gallery(customer, "staff")).search(unit(1), cosine, 0.9, 5) == []
+    assert cache.fresh(store.get_gallery(customer, "staff")).search(unit(1), MODEL, 0.5, 5) == []
     assert store.get_person(customer, "staff", ada).persisted_face_ids == ()
     store.delete_face(customer, "staff", ada, face)
     assert biometric_rows(customer) == [ada]
@@ -159,15 +159,25 @@ def test_enrolments_racing_a_person_erasure_leave_no_template(customer, round_):
     make_gallery(customer)
     ada = store.create_person(customer, "staff", "Ada", "").person_id
     store.add_face(customer, "staff", ada, unit(0), MODEL, "", "high")
+    bob = store.create_person(customer, "staff", "Bob", "").person_id
+    store.add_face(customer, "staff", bob, unit(100), MODEL, "", "high")
     cache = IndexCache()
-    cache.fresh(store.get_gallery(customer, "staff"))
+    assert [
+        m.person_id
+        for m in cache.fresh(store.get_gallery(customer, "staff")).search(unit(0), MODEL, 0.5, 5)
+    ] == [ada]
     erase = lambda: store.delete_person(customer, "staff", ada)  # noqa: E731
     outcomes = race(*(enrol(customer, ada, s) for s in range(1, 7)), erase, erase, late=2)
     assert set(outcomes[:6]) <= {"ok", "NotFound"}
     assert "ok" in outcomes[6:] and set(outcomes[6:]) <= {"ok", "NotFound"}
-    assert biometric_rows(customer) == []
+    assert biometric_rows(customer) == [
+        bob,
+        f"{bob}:{store.get_person(customer, 'staff', bob).persisted_face_ids[0]}",
+    ]
     index = cache.fresh(store.get_gallery(customer, "staff"))
-    assert all(index.search(unit(s), cosine, 0.9, 5) == [] for s in range(7))
+    for seed in range(7):
+        assert ada not in [m.person_id for m in index.search(unit(seed), MODEL, 0.0, 5)]
+    assert [m.person_id for m in index.search(unit(100), MODEL, 0.5, 5)] == [bob]
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))

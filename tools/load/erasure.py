@@ -163,7 +163,9 @@ def one_round(api: Api, probe: str, rng: random.Random, report: ErasureReport,
     status, found = api.candidates(gallery, probe)
     if status != 200 or found:
         report.problems.append(f"{gallery}: the re-created gallery identifies {found} ({status})")
-    api.ok(api.call("DELETE", f"/galleries/{gallery}"))
+    cleanup = api.call("DELETE", f"/galleries/{gallery}")
+    if cleanup.status_code != 200:
+        report.problems.append(f"{gallery}: the last DELETE answered {cleanup.status_code}")
     if stored is not None:
         left = stored(customer_id, gallery)
         if left:
