@@ -637,16 +637,6 @@ def _erase_face(
     return True
 
 
-def person_templates(customer_id: str, gallery_id: str, person_id: str) -> list[EnrolledFace]:
-    """The person's templates (verify); NotFound if the person is gone or being erased."""
-    gallery = get_gallery(customer_id, gallery_id)
-    with storage_unavailable_as_503():
-        _person_row(gallery.partition, person_id)
-        query, parameters = _face_range(gallery.partition, person_id)
-        found = _table(names.FACES).query_entities(query, parameters=parameters)
-        return [_face_from(row) for row in found if not row.get("erased")]
-
-
 def _face_from(row: dict[str, Any]) -> EnrolledFace:
     person_id, face_id = row["RowKey"].split(":", 1)
     return EnrolledFace(person_id, face_id, templates.decode(row["template"]), row.get("model", ""))

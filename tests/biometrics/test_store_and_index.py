@@ -56,7 +56,7 @@ def test_person_erasure_removes_every_template(customer):
     person = store.create_person(customer, "staff", "Ada", "")
     for seed in range(3):
         store.add_face(customer, "staff", person.person_id, unit(seed), MODEL, "", "high")
-    assert len(store.person_templates(customer, "staff", person.person_id)) == 3
+    assert len(store.get_person(customer, "staff", person.person_id).persisted_face_ids) == 3
     assert store.delete_person(customer, "staff", person.person_id) == 3
     with pytest.raises(NotFound):
         store.get_person(customer, "staff", person.person_id)
