@@ -292,11 +292,11 @@ def delete_gallery(customer_id: str, gallery_id: str) -> None:
         else:
             raise ServiceUnavailable("The gallery is changing too fast; repeat the DELETE.")
         generation = row.get("generation", "")
-        erase_partition(_partition(customer_id, gallery_id, generation))
+        _erase_partition(_partition(customer_id, gallery_id, generation))
         _delete_gallery_row(customer_id, gallery_id, generation)
 
 
-def erase_partition(partition: str) -> int:
+def _erase_partition(partition: str) -> int:
     """Empty one gallery generation's partition for good; returns how many rows went."""
     faces = _table(names.FACES)
     faces.delete_entity(partition, HEAD)  # no person can be created any more
