@@ -18,8 +18,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -31,6 +30,7 @@ from shared.storage import clients, names
 from tests.data import make_photos as photos
 from tests.e2e.conftest import ALL_ACTIONS, PURPOSE, Client, _tenant, error_code
 from tests.support.apphost import AppHost, app_env, wait_until
+from tools.load.erasure import race
 
 ROUNDS = int(os.environ.get("FACEGATE_ERASURE_ROUNDS", "3"))
 ASTRONAUT = photos.ASTRONAUT.read_bytes()
@@ -112,41 +112,6 @@ def stored_rows(customer_id: str) -> list[tuple[str, str, str]]:
 def rows_of_gallery(customer_id: str, gallery: str) -> list[tuple[str, str, str]]:
     rows = store.stored_rows(customer_id, gallery)
     return [(r["PartitionKey"], r["RowKey"], r.get("kind", "")) for r in rows]
-
-
-Call = Callable[[], requests.Response]
-
-
-def race(calls: list[Call], late: list[Call], rng: random.Random) -> tuple[list[int], list[int]]:
-    """Start ``calls`` together; start ``late`` once a random number of them (none to all but
-    one) have answered, plus a random pause, so each round some calls commit before the
-    erasure and the others are still in flight when it runs."""
-    wait_for = rng.randint(0, max(0, len(calls) - 1))
-    pause = rng.uniform(0, 0.1)
-    answered = [0]
-    changed = threading.Condition()
-    barrier = threading.Barrier(len(calls) + len(late))
-
-    def early(call: Call) -> int:
-        barrier.wait()
-        try:
-            return call().status_code
-        finally:
-            with changed:
-                answered[0] += 1
-                changed.notify_all()
-
-    def later(call: Call) -> int:
-        barrier.wait()
-        with changed:
-            changed.wait_for(lambda: answered[0] >= wait_for)
-        time.sleep(pause)
-        return call().status_code
-
-    with ThreadPoolExecutor(len(calls) + len(late)) as pool:
-        first = [pool.submit(early, call) for call in calls]
-        second = [pool.submit(later, call) for call in late]
-        return [f.result() for f in first], [f.result() for f in second]
 
 
 # --- erasing is the owner's right -----------------------------------------------------------

@@ -89,42 +89,44 @@ class Api:
         return 200, [c["personId"] for c in response.json()[0]["candidates"]]
 
 
-def _race(
-    calls: list[tuple[str, Callable[[], requests.Response]]],
-    late: list[tuple[str, Callable[[], requests.Response]]],
-    rng: random.Random,
-) -> list[tuple[str, int]]:
-    """Start ``calls`` together, ``late`` once a random number of them answered."""
+Call = Callable[[], requests.Response]
+
+
+def race(calls: list[Call], late: list[Call], rng: random.Random) -> tuple[list[int], list[int]]:
+    """Start ``calls`` together; start ``late`` once a random number of them (none to all but
+    one) have answered, plus a random pause of up to 0.1 s, so each round some calls commit
+    before the erasure and the others are still in flight when it runs. Returns the
+    statuses of ``calls`` and of ``late``, in order (0: no answer)."""
     wait_for, pause = rng.randint(0, max(0, len(calls) - 1)), rng.uniform(0, 0.1)
     answered, changed = [0], threading.Condition()
     barrier = threading.Barrier(len(calls) + len(late))
 
-    def early(call: Callable[[], requests.Response]) -> int:
-        barrier.wait()
+    def status(call: Call) -> int:
         try:
             return call().status_code
         except requests.RequestException:
             return 0
+
+    def early(call: Call) -> int:
+        barrier.wait()
+        try:
+            return status(call)
         finally:
             with changed:
                 answered[0] += 1
                 changed.notify_all()
 
-    def later(call: Callable[[], requests.Response]) -> int:
+    def later(call: Call) -> int:
         barrier.wait()
         with changed:
             changed.wait_for(lambda: answered[0] >= wait_for)
         time.sleep(pause)
-        try:
-            return call().status_code
-        except requests.RequestException:
-            return 0
+        return status(call)
 
     with ThreadPoolExecutor(len(calls) + len(late)) as pool:
-        first = [pool.submit(early, call) for _, call in calls]
-        second = [pool.submit(later, call) for _, call in late]
-        statuses = [f.result() for f in first + second]
-    return [(kind, status) for (kind, _), status in zip(calls + late, statuses, strict=True)]
+        first = [pool.submit(early, call) for call in calls]
+        second = [pool.submit(later, call) for call in late]
+        return [f.result() for f in first], [f.result() for f in second]
 
 
 def one_round(api: Api, probe: str, rng: random.Random, report: ErasureReport,
@@ -146,7 +148,10 @@ def one_round(api: Api, probe: str, rng: random.Random, report: ErasureReport,
     erase_gallery = ("delete gallery", lambda: api.call("DELETE", f"/galleries/{gallery}"))
     late = [erase_person, erase_person] if rng.random() < 0.5 else []
     late += [erase_gallery, erase_gallery]
-    outcomes = _race(calls, late, rng)
+    first, second = race([call for _, call in calls], [call for _, call in late], rng)
+    outcomes = [
+        (kind, status) for (kind, _), status in zip(calls + late, first + second, strict=True)
+    ]
     for kind, status in outcomes:
         report.statuses[f"{kind.rstrip('0123456789')} {status}"] += 1
         if status not in (200, 404):
