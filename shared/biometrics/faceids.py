@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.biometrics import rows, templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
-from shared.storage import clients, names
+from shared.storage import clients, expiry, names
 from shared.storage.faults import storage_unavailable_as_503
 
 TTL = dt.timedelta(hours=24)
@@ -56,10 +56,14 @@ def save(customer_id: str, template: np.ndarray, model: str, now: dt.datetime | 
 
 
 def save_many(
-    customer_id: str, items: list[tuple[np.ndarray, str]], now: dt.datetime | None = None
+    customer_id: str,
+    items: list[tuple[np.ndarray, str]],
+    now: dt.datetime | None = None,
+    ttl: dt.timedelta = TTL,
 ) -> list[str]:
-    """Keep several templates (one transaction per 100); returns their faceIds in order."""
-    expires = (now or _utcnow()) + TTL
+    """Keep several templates (one transaction per 100) for ``ttl`` (at most 24 hours);
+    returns their faceIds in order."""
+    expires = (now or _utcnow()) + min(ttl, TTL)
     ids = [new_id() for _ in items]
     new_rows = [
         {
@@ -95,13 +99,7 @@ def load(customer_id: str, face_id: str, now: dt.datetime | None = None) -> Stor
 def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete every expired faceId of every customer; returns how many went."""
     with storage_unavailable_as_503():
-        table = _table()
-        expired = table.query_entities(
-            "expiresAt le @now",
-            parameters={"now": now or _utcnow()},
-            select=["PartitionKey", "RowKey"],
-        )
-        return rows.delete_rows(table, ((r["PartitionKey"], r["RowKey"]) for r in expired))
+        return expiry.purge_expired(_table(), now or _utcnow())
 
 
 def erase_customer(customer_id: str) -> int:
