@@ -5,5 +5,7 @@
 - ``store``: galleries, persons and enrolled faces in Azure Tables, with conditional
   writes so an erasure is final under any concurrency.
 - ``index``: the in-process identify index, bounded per customer.
-- ``rows``: the one batch-delete path every erasure and purge goes through.
+- ``edits``, ``training``: Azure Face's PATCH routes and training operations.
+
+Every erasure and purge deletes through ``shared.storage.rows`` (the one delete path).
 """

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.biometrics import rows, templates
+from shared.biometrics import templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
-from shared.storage import clients, expiry, names
+from shared.storage import clients, expiry, names, rows
 from shared.storage.faults import storage_unavailable_as_503
 
 TTL = dt.timedelta(hours=24)

@@ -48,10 +48,10 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared.biometrics import rows, templates
+from shared.biometrics import templates
 from shared.errors import BadArgument, Conflict, NotFound, ServiceUnavailable
 from shared.identifiers import new_id
-from shared.storage import clients, names
+from shared.storage import clients, names, rows
 from shared.storage.faults import storage_unavailable_as_503
 
 MAX_NAME = 128

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.biometrics import faceids, rows, store
+from shared.biometrics import faceids, store
 from shared.biometrics.index import INDEXES
 from shared.errors import BadArgument, NotFound
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.policy import audit, model
-from shared.storage import clients, names
+from shared.storage import clients, names, rows
 from shared.storage.faults import storage_unavailable_as_503
 
 

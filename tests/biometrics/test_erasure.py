@@ -22,12 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.data.tables import UpdateMode
 
-from shared.biometrics import faceids, rows, store
+from shared.biometrics import faceids, store
 from shared.biometrics.index import IndexCache
 from shared.errors import BadArgument, Conflict, FaceGateError, NotFound
 from shared.policy import audit_rows
 from shared.service import erasure
-from shared.storage import clients, names
+from shared.storage import clients, names, rows
 from tests.biometrics.test_store_and_index import MODEL, make_gallery, unit
 from tools.dev.azurite import ROOT
 
