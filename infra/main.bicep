@@ -143,7 +143,6 @@ var tableNames = [
   'apikeys'
   'audit'
   'galleries'
-  'persons'
   'faces'
   'faceids'
   'poisonuploads'
