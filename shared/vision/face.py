@@ -25,6 +25,7 @@ class Face:
     landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     embedding: np.ndarray | None = None
+    recognition_model: str | None = None  # the recognitionModel id of ``embedding``
     # pipeline internals (image coordinates, float): not part of the JSON
     box: np.ndarray = field(default_factory=lambda: np.zeros(4), repr=False)
     points: np.ndarray = field(default_factory=lambda: np.zeros((5, 2)), repr=False)
