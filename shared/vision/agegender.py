@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from shared.vision.face import Face
-from shared.vision.geometry import square_crop_matrix, warp
+from shared.vision.geometry import face_square, square_crop_matrix, warp
 from shared.vision.zoo import FaceModel, register
 
 # Abstain ("unknown") when the gender model's probability for its answer is below this.
@@ -33,14 +33,16 @@ class AgeGenderNet(FaceModel):
 
     def infer(self, rgb: np.ndarray, box: np.ndarray) -> tuple[float, float]:
         """(age in years, P(male)) for the face in ``box`` (x0, y0, x1, y1)."""
-        crop = warp(rgb, square_crop_matrix(box, self.CROP_SCALE, self.SIZE), self.SIZE)
+        return self._run(warp(rgb, square_crop_matrix(box, self.CROP_SCALE, self.SIZE), self.SIZE))
+
+    def _run(self, crop: np.ndarray) -> tuple[float, float]:
         c = crop.astype(np.float32)
         session = self.session(self.models[0])
         age, gender = session.run(["age", "gender"], {"input": np.stack([c, c[:, ::-1]])})
         return float(np.mean(age)), float(gender[:, 0].mean())
 
     def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
-        age, p_male = self.infer(rgb, face.box)
+        age, p_male = self._run(face_square(rgb, face, self.CROP_SCALE, self.SIZE))
         if "age" in wanted:
             face.attributes["age"] = round(max(0.0, age), 1)
         if "gender" in wanted:

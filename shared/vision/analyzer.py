@@ -147,6 +147,7 @@ class Analyzer:
             for adapter in plan:
                 adapter.fill(rgb, face, wanted)
             face.attributes = _in_azure_order(face.attributes)
+            face.crops.clear()  # pixels are not kept past the analysis
         return faces
 
     def embed(
@@ -156,6 +157,7 @@ class Analyzer:
         rgb = load(image).rgb
         for adapter in self.plan(frozenset(), recognition_model, True):
             adapter.fill(rgb, face, frozenset())
+        face.crops.clear()
         return face.embedding
 
     def plan(

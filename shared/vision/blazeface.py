@@ -142,17 +142,33 @@ class BlazeFace:
 
     def raw(self, square_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run the network on an already square RGB image: (regressors (A, 16), logits (A,))."""
-        x = resize(square_rgb, self.size, self.size).astype(np.float32) / 127.5 - 1.0
+        return self.forward(resize(square_rgb, self.size, self.size))
+
+    def forward(self, net_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network on an RGB image of its input size: (regressors, logits)."""
+        x = net_rgb.astype(np.float32) * (1 / 127.5) - 1.0
         return self._outputs(self.session.run(None, {self.input_name: x[None]}))
+
+    def letterbox(self, rgb: np.ndarray, side: int) -> np.ndarray:
+        """``rgb`` as the top-left of a ``side`` px square, at the network's input size.
+
+        When the image's sides scale to whole pixels (a 640x480 photo does) only the image
+        is resized, not the padding: the same pixels for less work."""
+        h, w = rgb.shape[:2]
+        k = self.size / side
+        sw, sh = w * k, h * k
+        if abs(sw - round(sw)) > 1e-6 or abs(sh - round(sh)) > 1e-6:
+            square = np.zeros((side, side, 3), np.uint8)
+            square[:h, :w] = rgb
+            return resize(square, self.size, self.size)
+        out = np.zeros((self.size, self.size, 3), np.uint8)
+        out[: round(sh), : round(sw)] = resize(rgb, round(sw), round(sh))
+        return out
 
     def infer(self, rgb: np.ndarray, threshold: float | None = None) -> Detections:
         """Detect faces in the whole image, letterboxed to the network's square input."""
-        h, w = rgb.shape[:2]
-        side = max(h, w)
-        square = np.zeros((side, side, 3), np.uint8)
-        square[:h, :w] = rgb
-        dets = self.decode(*self.raw(square), side, threshold)
-        return dets
+        side = max(rgb.shape[:2])
+        return self.decode(*self.forward(self.letterbox(rgb, side)), side, threshold)
 
     def decode(
         self, regs: np.ndarray, logits: np.ndarray, side: float, threshold: float | None = None

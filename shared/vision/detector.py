@@ -119,9 +119,8 @@ class FaceDetector:
         else:  # a fixed square input: letterbox the window's square, as MediaPipe does
             threshold = self.config.proposal_threshold
             side = round(self.proposer.size / window.scale)
-            square = np.zeros((side, side, 3), np.uint8)
-            square[: crop.shape[0], : crop.shape[1]] = crop
-            dets = self.proposer.decode(*self.proposer.raw(square), side, threshold)
+            net_rgb = self.proposer.letterbox(crop, side)
+            dets = self.proposer.decode(*self.proposer.forward(net_rgb), side, threshold)
             fx = fy = 1.0
         if not len(dets):
             return dets

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from shared.vision.face import Face
-from shared.vision.geometry import square_crop_matrix, warp
+from shared.vision.geometry import face_square, square_crop_matrix, warp
 from shared.vision.zoo import FaceModel, register
 
 SIZE = 64
@@ -48,11 +48,14 @@ class EmotionClassifier(FaceModel):
     models = ("emotion_minixception", "faceapi_expression")
 
     def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
-        face.attributes["emotion"] = to_azure(self.infer(rgb, face.box))
+        crop = face_square(rgb, face, CROP_SCALE, FACEAPI_SIZE)
+        face.attributes["emotion"] = to_azure(self._run(crop))
 
     def infer(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Probabilities (7,) in MODEL_CLASSES order for the face in ``box``."""
-        crop = warp(rgb, square_crop_matrix(box, CROP_SCALE, FACEAPI_SIZE), FACEAPI_SIZE)
+        return self._run(warp(rgb, square_crop_matrix(box, CROP_SCALE, FACEAPI_SIZE), FACEAPI_SIZE))
+
+    def _run(self, crop: np.ndarray) -> np.ndarray:
         grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (SIZE, SIZE), cv2.INTER_AREA)
         g = (grey.astype(np.float32) / 255.0 - 0.5) * 2.0
         x = np.stack([g, g[:, ::-1]])[..., None]

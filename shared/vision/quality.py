@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from shared.vision.align import dlib_chip
+from shared.vision.align import mesh_chip
 from shared.vision.face import Face
 from shared.vision.facemesh import head_pose
 from shared.vision.zoo import MESH, FaceModel, register
@@ -96,7 +96,7 @@ class Quality(FaceModel):
 
     @staticmethod
     def chip(rgb: np.ndarray, face: Face) -> np.ndarray:
-        return dlib_chip(rgb, face.mesh.dlib5(), CHIP_SIZE, CHIP_PADDING)
+        return mesh_chip(rgb, face, CHIP_SIZE, CHIP_PADDING)
 
     def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
         chip = self.chip(rgb, face)

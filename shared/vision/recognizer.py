@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.vision.align import dlib_chip
+from shared.vision.align import dlib_chip, mesh_chip
 from shared.vision.face import Face
 from shared.vision.zoo import MESH, RecognitionModel, register
 
@@ -48,7 +48,7 @@ class Recognizer(RecognitionModel):
         return ((out[: len(x)] + out[len(x) :]) / 2).astype(np.float32)
 
     def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
-        return self.embed_chips(self.chip(rgb, face.mesh.dlib5())[None])[0]
+        return self.embed_chips(mesh_chip(rgb, face, CHIP_SIZE, CHIP_PADDING)[None])[0]
 
     def similarity(self, query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """Negated Euclidean distances, from |m|^2 + |q|^2 - 2 m.q (one matrix-vector
