@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from bench import metrics
+from bench import fairness, metrics
 from bench.scoring import (
     EMOTIONS,
     AgeResult,
@@ -32,6 +32,8 @@ class SystemResults:
     verification: VerificationResult | None = None
     identification: IdentificationResult | None = None
     false_matches: FalseMatchResult | None = None
+    fairness: fairness.FairnessResult | None = None
+    pairs: fairness.PairVerification | None = None
 
 
 @dataclass
@@ -629,6 +631,9 @@ def render(res: EvalResults) -> str:
         lines += [*verification_section(systems), ""]
     if any(s.identification for s in systems):
         lines += [*identification_section(systems), ""]
+    if any(s.fairness for s in systems):
+        found = [(s.fairness, s.pairs) for s in systems if s.fairness is not None]
+        lines += [*fairness.render_section(found), ""]
     if any(s.false_matches for s in systems):
         lines += [*false_match_section(systems), ""]
     if res.age or res.gender or res.emotion:
