@@ -108,3 +108,17 @@ def test_quality_has_its_own_crop_not_the_recognizers(tiny_model: Catalog) -> No
     )
     assert default.recognition_model != other.recognition_model
     assert default.attributes == other.attributes
+
+
+def test_models_share_a_crop_of_the_same_geometry_and_no_pixels_outlive_the_analysis() -> None:
+    analyzer = Analyzer(Catalog())
+    (face,) = analyzer.analyze(mp.astronaut(), ["blur", "age", "emotion"], embeddings=True)
+    assert face.crops == {}  # cleared: the record keeps no pixels
+    rgb = mp.astronaut()
+    analyzer.model("mesh").fill(rgb, face, frozenset())
+    made = []
+    chip = face.crop("k", lambda: made.append(1) or np.zeros((2, 2, 3), np.uint8))
+    assert face.crop("k", lambda: made.append(1) or chip) is chip and made == [1]
+    analyzer.model("quality").fill(rgb, face, frozenset({"blur"}))
+    analyzer.recognizer.fill(rgb, face, frozenset())
+    assert len([key for key in face.crops if key[0] == "dlib_chip"]) == 1  # one chip for both
