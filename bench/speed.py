@@ -95,13 +95,17 @@ class TimedCatalog:
         return self._catalog.entry(name)
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+def median_ms(
+    fn: Callable[[], Any], repeat: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Median time per call (ms) after a warm-up; ``clock=time.thread_time`` for the CPU
+    time of this thread."""
     fn()  # warm-up
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return 1000 * statistics.median(times)
 
 
@@ -140,19 +144,8 @@ def stages(threads: int, data: bytes, repeat: int) -> dict[str, float]:
     # CPU time of this thread: less disturbed by other jobs on a shared machine than wall time
     out[E2E_CPU] = 1000 * statistics.median(e2e_cpu[1:])
     out[RAW_CPU] = 1000 * statistics.median(raw_cpu[1:])
-    out[DETECT_CPU] = cpu_median_ms(lambda: analyzer.detector.detect(rgb), repeat)
+    out[DETECT_CPU] = median_ms(lambda: analyzer.detector.detect(rgb), repeat, time.thread_time)
     return out
-
-
-def cpu_median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    """Median CPU time of this thread per call (ms), after a warm-up."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.thread_time()
-        fn()
-        times.append(time.thread_time() - start)
-    return 1000 * statistics.median(times)
 
 
 def parallel(data: bytes, analyses: int) -> dict[str, dict[str, float]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 
 from shared import faceids, vision
 from shared.galleries import store
@@ -44,6 +45,13 @@ def dlib_gallery_with_one_person(client) -> tuple[str, str]:
     created = client.request("PUT", f"/galleries/{gallery}", json={"name": "Crew"})
     assert created.status_code == 200, created.text
     assert created.json()["recognitionModel"] == vision.RECOGNITION_MODEL
+    person, enrolled = person_with_the_astronaut(client, gallery)
+    assert enrolled.status_code == 200, enrolled.text
+    return gallery, person
+
+
+def person_with_the_astronaut(client, gallery: str) -> tuple[str, requests.Response]:
+    """A new person of ``gallery`` and the response to enrolling the astronaut photo."""
     person = client.post_json(f"/galleries/{gallery}/persons", {"name": "Eileen"}).json()
     enrolled = client.request(
         "POST",
@@ -51,8 +59,7 @@ def dlib_gallery_with_one_person(client) -> tuple[str, str]:
         data=photos.ASTRONAUT.read_bytes(),
         headers=PHOTO,
     )
-    assert enrolled.status_code == 200, enrolled.text
-    return gallery, person["personId"]
+    return person["personId"], enrolled
 
 
 def test_another_models_face_id_is_refused_by_a_dlib_gallery(acme, tiny_face_id):
@@ -78,13 +85,7 @@ def test_a_gallery_of_another_model_refuses_dlib_faces(acme):
     store.create_gallery(acme.customer_id, gallery, "Other", "", tiny.TinyCosineRecognizer.name)
     got = acme.request("GET", f"/galleries/{gallery}", headers=PHOTO)
     assert got.json()["recognitionModel"] == tiny.TinyCosineRecognizer.name
-    person = acme.post_json(f"/galleries/{gallery}/persons", {"name": "Eileen"}).json()
-    enrolled = acme.request(
-        "POST",
-        f"/galleries/{gallery}/persons/{person['personId']}/faces",
-        data=photos.ASTRONAUT.read_bytes(),
-        headers=PHOTO,
-    )
+    _, enrolled = person_with_the_astronaut(acme, gallery)
     assert enrolled.status_code == 409 and error_code(enrolled) == MISMATCH
     dlib_face = acme.detect(photos.ASTRONAUT.read_bytes(), "returnFaceId=true", headers=PHOTO)
     probe = dlib_face.json()[0]["faceId"]
