@@ -384,7 +384,9 @@ def identification_section(systems: list[SystemResults]) -> list[str]:
         "(a person's score = best of their photos). Rank-1: the best candidate is the right "
         "person. Identified: ... and it scores at or above the threshold (open-set DIR). "
         "Unknown rejection: an unknown probe gets no candidate at or above the threshold "
-        "(= 1 - FPIR). Mean (min-max) over seeds 0-9 shows how much the split matters.",
+        "(= 1 - FPIR). Mean (min-max) over seeds 0-9 shows how much the split matters. "
+        "Scores here are each system's raw 1:1 scores; what `/api/identify` returns "
+        "(normalised scores) is the next section.",
         "",
     ]
     rows = []
