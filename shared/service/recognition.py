@@ -11,6 +11,7 @@ from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
 from shared.errors import BadArgument
 from shared.galleries import store
 from shared.galleries.index import INDEXES
+from shared.limits import quota
 from shared.matching import Cohort, calibration_for, pair_confidence
 from shared.policy import Context, Customer
 from shared.service import gate
@@ -50,6 +51,7 @@ def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPe
             _, cohort = _gallery_cohort(customer.id, request.cohort_gallery_id)
         calibration = calibration_for(first.model)
         return _verdict(pair_confidence(first.template, second.template, calibration, cohort))
+    quota.admit_verify(customer, context, request.gallery_id)  # a verify loop is identify
     probe = faceids.load(customer.id, request.face_id)
     _same_model(probe.model)
     store.get_person(customer.id, request.gallery_id, request.person_id)  # 404 if not there
