@@ -110,7 +110,7 @@ def azure_groups_list(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, list]:
         page = azure.parse_page(req.params)
         model = azure.parse_bool(req.params, "returnRecognitionModel", False)
-        found = galleries.list_galleries(call.customer(), call.context())
+        found = galleries.list_galleries(call.customer(), call.context(), page)
         return 200, shapes.page([shapes.group(g, model) for g in found], "largePersonGroupId", page)
 
     return handle_azure(req, work)
@@ -221,7 +221,7 @@ def azure_persons_list(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, list]:
         page = azure.parse_page(req.params)
         found = galleries.list_persons(
-            call.customer(), call.context(), call.route("largePersonGroupId")
+            call.customer(), call.context(), call.route("largePersonGroupId"), page
         )
         return 200, shapes.page(found, "personId", page)
 

@@ -1,8 +1,10 @@
-"""Galleries, persons and enrolled faces: /api/galleries/..., each behind the gate (`enroll`)."""
+"""Galleries, persons and enrolled faces: /api/galleries/..., each behind the gate (`enroll`;
+DELETEs `erase`)."""
 
 import azure.functions as func
 
 from functions.http_support import Call, handle
+from shared.api.paging import page_from
 from shared.api.requests import bound_image, parse_json_body
 from shared.identifiers import uuid_id
 from shared.service import galleries
@@ -14,10 +16,13 @@ ANON = func.AuthLevel.ANONYMOUS
 @bp.function_name("galleries_list")
 @bp.route(route="galleries", methods=["GET"], auth_level=ANON)
 def galleries_list(req: func.HttpRequest) -> func.HttpResponse:
-    """The caller's galleries."""
-    return handle(
-        req, lambda call: (200, galleries.list_galleries(call.customer(), call.context()))
-    )
+    """The caller's galleries, in id order; paged by `start` (after this id) and `top`."""
+
+    def work(call: Call) -> tuple[int, list]:
+        page = page_from(req.params.get("start"), req.params.get("top"))
+        return 200, galleries.list_galleries(call.customer(), call.context(), page)
+
+    return handle(req, work)
 
 
 @bp.function_name("gallery_put")
@@ -76,13 +81,15 @@ def persons_add(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("persons_list")
 @bp.route(route="galleries/{galleryId}/persons", methods=["GET"], auth_level=ANON)
 def persons_list(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(
-        req,
-        lambda call: (
-            200,
-            galleries.list_persons(call.customer(), call.context(), call.route("galleryId")),
-        ),
-    )
+    """The persons of a gallery, in id order; paged by `start` (after this id) and `top`."""
+
+    def work(call: Call) -> tuple[int, list]:
+        page = page_from(req.params.get("start"), req.params.get("top"))
+        return 200, galleries.list_persons(
+            call.customer(), call.context(), call.route("galleryId"), page
+        )
+
+    return handle(req, work)
 
 
 @bp.function_name("person_get")

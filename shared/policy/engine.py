@@ -20,6 +20,7 @@ from typing import Any
 import cedarpy
 
 from shared.errors import ServiceUnavailable
+from shared.policy import model
 from shared.policy.context import Context
 from shared.policy.model import Customer
 
@@ -186,6 +187,16 @@ def customer_entity(customer: Customer) -> dict[str, Any]:
     }
 
 
+def _resource(customer: Customer, action: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The resource an action is on: the service, or for ``erase`` the caller's own biometric
+    data (its owner is the caller: the service only ever erases the caller's partitions)."""
+    if action != model.ERASE:
+        return RESOURCE, []
+    uid = {"type": f"{NAMESPACE}::BiometricData", "id": customer.id}
+    owner = {"__entity": {"type": f"{NAMESPACE}::Customer", "id": customer.id}}
+    return uid, [{"uid": uid, "attrs": {"owner": owner}, "parents": []}]
+
+
 def evaluate(
     customer: Customer, action: str, context: Context, policies: PolicyBundle | None = None
 ) -> tuple[bool, tuple[str, ...]]:
@@ -197,15 +208,15 @@ def evaluate(
     errors, and a skipped forbid must never turn into an allow.
     """
     policies = policies or bundle()
+    resource, data = _resource(customer, action)
     request = {
         "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
         "action": {"type": f"{NAMESPACE}::Action", "id": action},
-        "resource": RESOURCE,
+        "resource": resource,
         "context": context.cedar(),
     }
-    result = cedarpy.is_authorized(
-        request, policies.policy_set, [customer_entity(customer)], schema=policies.schema
-    )
+    entities = [customer_entity(customer), *data]
+    result = cedarpy.is_authorized(request, policies.policy_set, entities, schema=policies.schema)
     errors = result.diagnostics.errors
     if errors or result.decision not in (cedarpy.Decision.Allow, cedarpy.Decision.Deny):
         log.error("policy evaluation failed for action %s: %s", action, "; ".join(errors))

@@ -16,6 +16,10 @@ from shared.errors import BadArgument
 from shared.policy.countries import HINTS, ISO_3166_ALPHA2
 
 ACTIONS: tuple[str, ...] = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
+# Erasing one's own biometric data: decided by Cedar like every action, but never approved
+# or withdrawn per customer (policy owner-may-erase), so not one of ACTIONS.
+ERASE = "erase"
+GATE_ACTIONS: tuple[str, ...] = (*ACTIONS, ERASE)
 ATTRIBUTE_ACTIONS: tuple[str, ...] = ("age", "gender", "emotion")
 RECOGNITION_ACTIONS: tuple[str, ...] = ("verify", "identify", "enroll")
 # What a blob upload may ask for (metadata `features` or the customer's defaults).
@@ -92,7 +96,7 @@ def customer_id(value: object) -> str:
 
 
 def action(value: object) -> str:
-    return _one_of(value, ACTIONS, "action")
+    return _one_of(value, GATE_ACTIONS, "action")
 
 
 def actions(value: object, what: str = "actions", allowed: tuple[str, ...] = ACTIONS) -> tuple:

@@ -1,4 +1,6 @@
-"""Gallery management and enrolment. Every operation, reads included, needs `enroll`."""
+"""Gallery management and enrolment. Every operation, reads included, needs `enroll`;
+erasing (DELETE of a gallery, person or face) needs `erase`, which Cedar permits to the
+owner of the data whatever else its record says."""
 
 from __future__ import annotations
 
@@ -6,14 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import vision
+from shared.api.paging import FIRST_PAGE, Page
+from shared.biometrics import store
+from shared.biometrics.index import INDEXES
 from shared.errors import InvalidImage
-from shared.galleries import store
-from shared.galleries.index import INDEXES
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.policy import Context, Customer
 from shared.service import engine, gate
 
 ENROLL = ["enroll"]
+ERASE = ["erase"]
 
 
 def create_gallery(
@@ -34,13 +38,13 @@ def get_gallery(customer: Customer, context: Context, gallery_id: str) -> dict:
     return store.get_gallery(customer.id, check_gallery_id(gallery_id)).to_json()
 
 
-def list_galleries(customer: Customer, context: Context) -> list[dict]:
+def list_galleries(customer: Customer, context: Context, page: Page = FIRST_PAGE) -> list[dict]:
     gate.require(customer, ENROLL, context)
-    return [g.to_json() for g in store.list_galleries(customer.id)]
+    return [g.to_json() for g in store.list_galleries(customer.id, page.start, page.top)]
 
 
 def delete_gallery(customer: Customer, context: Context, gallery_id: str) -> None:
-    gate.require(customer, ENROLL, context)
+    gate.require(customer, ERASE, context)
     store.delete_gallery(customer.id, check_gallery_id(gallery_id))
     INDEXES.forget(customer.id, gallery_id)
 
@@ -55,9 +59,12 @@ def create_person(
     return {"personId": person.person_id}
 
 
-def list_persons(customer: Customer, context: Context, gallery_id: str) -> list[dict]:
+def list_persons(
+    customer: Customer, context: Context, gallery_id: str, page: Page = FIRST_PAGE
+) -> list[dict]:
     gate.require(customer, ENROLL, context)
-    return [p.to_json() for p in store.list_persons(customer.id, check_gallery_id(gallery_id))]
+    persons = store.list_persons(customer.id, check_gallery_id(gallery_id), page.start, page.top)
+    return [p.to_json() for p in persons]
 
 
 def get_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
@@ -66,7 +73,7 @@ def get_person(customer: Customer, context: Context, gallery_id: str, person_id:
 
 
 def delete_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
-    gate.require(customer, ENROLL, context)
+    gate.require(customer, ERASE, context)
     erased = store.delete_person(customer.id, check_gallery_id(gallery_id), person_id)
     return {"personId": person_id, "erasedFaces": erased}
 
@@ -117,5 +124,5 @@ def add_face(
 def delete_face(
     customer: Customer, context: Context, gallery_id: str, person_id: str, face_id: str
 ) -> None:
-    gate.require(customer, ENROLL, context)
+    gate.require(customer, ERASE, context)
     store.delete_face(customer.id, check_gallery_id(gallery_id), person_id, face_id)

@@ -34,13 +34,14 @@ def test_every_rule_has_a_unique_id_a_reason_and_its_own_file():
         assert path.stem.split("-", 1)[1] == pid, f"{path.name} should be named after @id {pid}"
         assert len(policies.comments[pid]) > 20
     assert [pid for pid, effect in policies.effects.items() if effect == "permit"] == [
-        "approved-action"
+        "approved-action",
+        "owner-may-erase",
     ]
 
 
 def test_schema_names_the_same_actions_as_the_registry():
     schema = json.loads(engine.SCHEMA_PATH.read_text())
-    assert tuple(schema["FaceGate"]["actions"]) == model.ACTIONS
+    assert tuple(schema["FaceGate"]["actions"]) == model.GATE_ACTIONS
 
 
 def test_a_misspelt_attribute_is_rejected(tmp_path: Path):
