@@ -14,8 +14,8 @@ import uuid
 import pytest
 import requests
 
-from shared import faceids, vision
-from shared.galleries import store
+from shared import vision
+from shared.biometrics import faceids, store
 from shared.vision import Analyzer, zoo
 from tests.data import make_photos as photos
 from tests.e2e.conftest import error_code
