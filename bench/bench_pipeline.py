@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from shared.pipeline.uploads import DETECT_ATTRIBUTES, SENSITIVE_FEATURES
+from shared import attributes as attribute_registry
 from shared.storage import clients, names
 from shared.vision import Analyzer
 from shared.vision.catalog import Catalog
@@ -36,7 +36,7 @@ from tools.dev.azurite import ROOT, Azurite, storage_of_this_process
 from tools.dev.seed import seed_customer
 
 FEATURES = "detect,age,gender,emotion"
-ATTRIBUTES = (*DETECT_ATTRIBUTES, *SENSITIVE_FEATURES)
+ATTRIBUTES = attribute_registry.NAMES
 
 
 def images(count: int) -> list[bytes]:

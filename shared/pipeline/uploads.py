@@ -34,6 +34,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, ContentSettings
 
+from shared import attributes as attribute_registry
 from shared.api.requests import MAX_IMAGE_BYTES, DetectOptions
 from shared.errors import (
     BadArgument,
@@ -47,8 +48,8 @@ from shared.errors import (
 from shared.galleries import store
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import new_id
-from shared.policy import Customer, context_from, get_customer
-from shared.service import detection, engine, gate, recognition
+from shared.policy import FEATURES, Customer, context_from, get_customer
+from shared.service import engine, gate, recognition
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
 
@@ -56,9 +57,6 @@ log = logging.getLogger("facegate.pipeline")
 
 # Failures that another try cannot fix: they end in a failed result at once.
 FINAL_ERRORS = (BadArgument, InvalidImage, InvalidImageSize, NotFound, PolicyDenied, Conflict)
-DETECT_ATTRIBUTES = ("headPose", "blur", "exposure", "qualityForRecognition")
-SENSITIVE_FEATURES = ("age", "gender", "emotion")
-KNOWN_FEATURES = ("detect", *SENSITIVE_FEATURES, "identify")
 
 
 @dataclass(frozen=True)
@@ -115,10 +113,9 @@ def parse_request(metadata: Mapping[str, str], customer: Customer) -> Request:
         features = []
         for part in raw.split(","):
             feature = part.strip().lower()
-            if feature not in KNOWN_FEATURES:
+            if feature not in FEATURES:
                 raise BadArgument(
-                    f"Unknown feature '{feature[:40]}' in metadata; "
-                    f"known: {', '.join(KNOWN_FEATURES)}."
+                    f"Unknown feature '{feature[:40]}' in metadata; known: {', '.join(FEATURES)}."
                 )
             if feature not in features:
                 features.append(feature)
@@ -135,9 +132,12 @@ def parse_request(metadata: Mapping[str, str], customer: Customer) -> Request:
 
 
 def _options(request: Request) -> DetectOptions:
-    attributes = DETECT_ATTRIBUTES + tuple(f for f in SENSITIVE_FEATURES if f in request.features)
+    """Every attribute whose action the upload asks for (``detect`` always is)."""
     return DetectOptions(
-        return_face_id=False, return_landmarks=True, attributes=attributes, max_faces=100
+        return_face_id=False,
+        return_landmarks=True,
+        attributes=attribute_registry.allowed_by(request.features),
+        max_faces=100,
     )
 
 
@@ -236,10 +236,10 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
             capture=request.capture, channel="blob", purpose=request.purpose, request_id=request_id
         )
         options = _options(request)
-        decision_id = detection.authorize_detect(customer, context, options)
-        if request.gallery_id is not None:
-            decision_id = gate.require(customer, ["identify"], context).decision_id
-        body["decisionId"] = decision_id
+        identify = ["identify"] if request.gallery_id is not None else []
+        body["decisionId"] = gate.require(
+            customer, [*options.actions, *identify], context
+        ).decision_id
         if request.gallery_id is not None:
             store.get_gallery(customer.id, request.gallery_id)  # NotFound before any byte is read
         if props.size > MAX_IMAGE_BYTES:

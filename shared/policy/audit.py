@@ -1,4 +1,8 @@
-"""The audit trail: one append-only Table row per decision and action, allow or deny.
+"""The audit trail: one append-only group of Table rows per decision, allow or deny.
+
+A decision covers every action of one request; its group has one row per action
+(that action's outcome and the policies that decided it), every row also carrying
+the outcome of the whole decision (``Overall``: deny when any action is denied).
 
 Table ``audit``: PartitionKey = ``{customerId}:{yyyy-mm-dd}`` (UTC day), so one
 customer's day is one partition query; RowKey = ``{UTC time to the microsecond}-
@@ -47,6 +51,7 @@ def _row(
     context: Context,
     index: int,
     outcome: Outcome,
+    overall: bool,
 ) -> dict[str, Any]:
     stamp = when.astimezone(UTC)
     return {
@@ -55,6 +60,7 @@ def _row(
         "Customer": customer_id,
         "Action": outcome.action,
         "Decision": "allow" if outcome.allowed else "deny",
+        "Overall": "allow" if overall else "deny",
         "PolicyIds": ",".join(outcome.policy_ids),
         "RequestId": context.request_id,
         "DecisionId": decision_id,
@@ -76,12 +82,15 @@ def record(
 
     The rows of one decision share a partition, so they go in one transaction.
     """
-    rows = [_row(customer_id, decision_id, when, context, i, o) for i, o in enumerate(outcomes)]
+    overall = all(o.allowed for o in outcomes)
+    rows = [
+        _row(customer_id, decision_id, when, context, i, o, overall) for i, o in enumerate(outcomes)
+    ]
     try:
         table = clients.table_service().get_table_client(names.AUDIT)
         if len(rows) == 1:
             table.create_entity(rows[0])
-        else:  # at most len(ACTIONS) rows: well under a transaction's 100 operations
+        else:  # at most len(GATE_ACTIONS) rows: well under a transaction's 100 operations
             table.submit_transaction([("create", r) for r in rows])
     except (AzureError, SettingsError, OSError) as exc:
         log.warning("audit write failed (%s); the decision is void", type(exc).__name__)
@@ -112,6 +121,7 @@ def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
             "customer": e.get("Customer", ""),
             "action": e.get("Action", ""),
             "decision": e.get("Decision", ""),
+            "overall": e.get("Overall", ""),
             "policyIds": [p for p in str(e.get("PolicyIds", "")).split(",") if p],
             "decisionId": e.get("DecisionId", ""),
             "requestId": e.get("RequestId", ""),

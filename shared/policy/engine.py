@@ -1,6 +1,7 @@
 """Cedar policies: loaded and validated once per process, evaluated per action.
 
-The policy text is every ``policies/*.cedar`` file in name order. At load the
+The policy text is every ``policies/*.cedar`` file in name order. All the actions of one
+request are evaluated together, in one Cedar batch (``evaluate_many``). At load the
 set is parsed, validated against ``schema.cedarschema.json``, and each
 parser-assigned id (``policy0``, ...) is mapped to its ``@id`` annotation, so
 decisions name rules the way the files do. Anything wrong (a missing file, a
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,26 +188,42 @@ def customer_entity(customer: Customer) -> dict[str, Any]:
     }
 
 
-def evaluate(
-    customer: Customer, action: str, context: Context, policies: PolicyBundle | None = None
-) -> tuple[bool, tuple[str, ...]]:
-    """(allowed, deciding @ids) for one action. Writes nothing.
+def evaluate_many(
+    customer: Customer,
+    actions: Sequence[str],
+    context: Context,
+    policies: PolicyBundle | None = None,
+) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    """Action -> (allowed, deciding @ids), for every action of one request. Writes nothing.
 
-    On allow the ids are the permits that matched; on deny the forbids that
-    matched, or ``default-deny`` when nothing permitted. An evaluation error
-    raises ServiceUnavailable instead of deciding: Cedar skips a policy that
-    errors, and a skipped forbid must never turn into an allow.
+    One Cedar batch: each action is a request with the same principal, entities, resource
+    and context. On allow the ids are the permits that matched; on deny the forbids that
+    matched, or ``default-deny`` when nothing permitted. An evaluation error raises
+    ServiceUnavailable instead of deciding: Cedar skips a policy that errors, and a
+    skipped forbid must never turn into an allow.
     """
     policies = policies or bundle()
-    request = {
-        "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
-        "action": {"type": f"{NAMESPACE}::Action", "id": action},
-        "resource": RESOURCE,
-        "context": context.cedar(),
-    }
-    result = cedarpy.is_authorized(
-        request, policies.policy_set, [customer_entity(customer)], schema=policies.schema
+    requests = [
+        {
+            "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
+            "action": {"type": f"{NAMESPACE}::Action", "id": action},
+            "resource": RESOURCE,
+            "context": context.cedar(),
+        }
+        for action in actions
+    ]
+    results = cedarpy.is_authorized_batch(
+        requests, policies.policy_set, [customer_entity(customer)], schema=policies.schema
     )
+    if len(results) != len(requests):
+        raise ServiceUnavailable("The policy decision could not be evaluated; nothing is analysed.")
+    return {
+        action: _outcome(action, result, policies)
+        for action, result in zip(actions, results, strict=True)
+    }
+
+
+def _outcome(action: str, result: Any, policies: PolicyBundle) -> tuple[bool, tuple[str, ...]]:
     errors = result.diagnostics.errors
     if errors or result.decision not in (cedarpy.Decision.Allow, cedarpy.Decision.Deny):
         log.error("policy evaluation failed for action %s: %s", action, "; ".join(errors))
@@ -216,3 +234,10 @@ def evaluate(
     if not allowed and not named:
         named = (DEFAULT_DENY,)
     return allowed, named
+
+
+def evaluate(
+    customer: Customer, action: str, context: Context, policies: PolicyBundle | None = None
+) -> tuple[bool, tuple[str, ...]]:
+    """(allowed, deciding @ids) for one action (see ``evaluate_many``)."""
+    return evaluate_many(customer, [action], context, policies)[action]

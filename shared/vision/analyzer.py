@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import onnxruntime as ort
 
+from shared import attributes as attribute_registry
 from shared.errors import BadArgument
 from shared.vision import quality
 from shared.vision.agegender import AgeGenderNet
@@ -45,7 +46,8 @@ RECOGNITION_MODEL = "dlib_resnet34_v1"  # stored with embeddings; a new model ge
 # Calibrated on UTKFace (bench.eval): see docs/vision.md.
 GENDER_ABSTAIN_BELOW = 0.62
 
-_NEEDS_MESH = {"headPose", "qualityForRecognition", "blur", "exposure"}
+_NEEDS_MESH = attribute_registry.needing(attribute_registry.MESH)
+_NEEDS_CHIP = attribute_registry.needing(attribute_registry.CHIP)
 MAX_FACES_LIMIT = 100
 
 
@@ -203,7 +205,7 @@ class Analyzer:
             self._ensure_mesh(rgb, face)
         pose = head_pose(face.mesh) if face.mesh is not None else None
         chip150 = None
-        if embeddings or wanted & {"blur", "exposure", "qualityForRecognition"}:
+        if embeddings or wanted & _NEEDS_CHIP:
             chip150 = self.recognizer.chip(rgb, face.mesh.dlib5())
         if "headPose" in wanted:
             attrs["headPose"] = pose

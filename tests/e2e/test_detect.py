@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+from datetime import UTC, datetime
 
+import numpy as np
+import pytest
+
+from shared.policy import audit_rows
 from tests.data import make_photos as photos
-from tests.e2e.conftest import error_code
+from tests.e2e.conftest import Client, _tenant, error_code
 
 ASTRONAUT = photos.ASTRONAUT.read_bytes()
 ALL_ATTRIBUTES = "headPose,blur,exposure,qualityForRecognition,age,gender,emotion"
@@ -101,3 +105,51 @@ def test_us_police_may_detect_but_not_recognise(us_police):
     )
     assert denied.status_code == 403
     assert "us-law-enforcement-moratorium" in denied.json()["error"]["policyIds"]
+
+
+@pytest.fixture(scope="module")
+def verify_only(app) -> Client:
+    return _tenant(app, "verifier", actions=("detect", "verify"))
+
+
+@pytest.fixture(scope="module")
+def detect_only(app) -> Client:
+    return _tenant(app, "detector", actions=("detect",))
+
+
+def _decisions_of(client: Client, request_id: str) -> dict[str, list[tuple[str, str, str]]]:
+    """decision id -> its audit group (action, decision, overall) for one HTTP request."""
+    rows = audit_rows(client.customer_id, datetime.now(UTC).date())
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for row in rows:
+        if row["requestId"] == request_id:
+            groups.setdefault(row["decisionId"], []).append(
+                (row["action"], row["decision"], row["overall"])
+            )
+    return groups
+
+
+def test_a_faceid_for_a_verify_only_customer_is_one_allowed_decision(verify_only):
+    response = verify_only.detect(ASTRONAUT, "returnFaceId=true")
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["faceId"]
+    groups = _decisions_of(verify_only, response.headers["x-request-id"])
+    assert list(groups.values()) == [
+        [("detect", "allow", "allow"), ("createTemplate", "allow", "allow")]
+    ]  # one decision, and no "identify deny" for an identify nobody asked for
+
+
+def test_a_faceid_for_a_detect_only_customer_is_one_denied_decision(detect_only):
+    response = detect_only.detect(ASTRONAUT, "returnFaceId=true")
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["policyIds"] == ["template-needs-recognition-approval"]
+    groups = _decisions_of(detect_only, response.headers["x-request-id"])
+    assert list(groups) == [error["decisionId"]]
+    assert groups[error["decisionId"]] == [
+        ("detect", "allow", "deny"),
+        ("createTemplate", "deny", "deny"),
+    ]
+    plain = detect_only.detect(ASTRONAUT)
+    assert plain.status_code == 200
+    assert len(_decisions_of(detect_only, plain.headers["x-request-id"])) == 1

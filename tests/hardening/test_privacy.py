@@ -214,7 +214,7 @@ def test_audit_rows_hold_who_what_and_why_only(activity) -> None:
     templates = _templates(activity)
     allowed = {
         "PartitionKey", "RowKey", "Customer", "Action", "Decision", "PolicyIds", "RequestId",
-        "DecisionId", "Channel", "Capture", "Purpose", "Time",
+        "DecisionId", "Channel", "Capture", "Purpose", "Time", "Overall",
     }  # fmt: skip
     rows = 0
     for entity in clients.table_service().get_table_client(names.AUDIT).list_entities():

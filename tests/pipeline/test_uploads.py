@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
+from shared import vision
 from shared.errors import BadArgument
+from shared.galleries import store
 from shared.pipeline import uploads
-from shared.policy import registry
+from shared.policy import audit_rows, registry
 from shared.service import engine
 from shared.storage import clients, names
 from tests.data import make_photos as photos
@@ -65,6 +68,26 @@ def test_good_upload_gets_a_result_and_is_deleted(customer):
     assert result["features"] == ["detect", "age"]
     assert result["decisionId"] and result["models"]["recognitionModel"]
     assert not upload_exists(name)
+
+
+def test_an_upload_is_one_decision_for_all_its_features(customer):
+    """detect, age and identify against a gallery: one decision id, one audit group."""
+    store.create_gallery(customer, "crew", "Crew", "", vision.RECOGNITION_MODEL)
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="age", galleryid="crew")
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["status"] == "succeeded", result
+    rows = [
+        r
+        for r in audit_rows(customer, datetime.now(UTC).date())
+        if r["requestId"] == result["requestId"]
+    ]
+    assert {r["decisionId"] for r in rows} == {result["decisionId"]}
+    assert [(r["action"], r["decision"], r["channel"]) for r in rows] == [
+        ("detect", "allow", "blob"),
+        ("age", "allow", "blob"),
+        ("identify", "allow", "blob"),
+    ]
 
 
 def test_redelivery_of_the_same_version_changes_nothing(customer):

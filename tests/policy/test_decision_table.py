@@ -26,6 +26,7 @@ NEEDS_PURPOSE = "attribute-inference-needs-purpose"
 NO_EMOTION = "no-emotion-inference-at-work-or-school"
 NEEDS_REVIEW = "sensitive-use-needs-review"
 UNDECLARED = "purpose-not-declared"
+TEMPLATE = "template-needs-recognition-approval"
 
 
 def case(name, who, action, capture=None, *, purpose=None, law=False, deny=()):
@@ -61,6 +62,16 @@ CASES = [
     case("gender beside age", {"actions": "detect,age"}, "gender", deny=(NOT_APPROVED,)),
     case("emotion beside age", {"actions": "detect,age"}, "emotion", deny=(NOT_APPROVED,)),
     case("nothing approved", {"actions": ""}, "detect", "photo", deny=(NOT_APPROVED,)),
+    # a template (faceId) follows from verify or identify, never from enroll or detect alone
+    case("template, verify only", {"actions": "detect,verify"}, "createTemplate", "photo"),
+    case("template, identify only", {"actions": "detect,identify"}, "createTemplate"),
+    case("template, detect only", {"actions": "detect"}, "createTemplate", deny=(TEMPLATE,)),
+    case("template, enroll only", {"actions": "enroll"}, "createTemplate", deny=(TEMPLATE,)),
+    case("template, suspended", SUSPENDED, "createTemplate", "photo", deny=(NOT_ACTIVE,)),
+    case("template, US police", LE_US, "createTemplate", "photo", deny=(MORATORIUM,)),
+    case("template, FR police photo", LE_FR, "createTemplate", "photo"),
+    case("template, FR police realtime", LE_FR, "createTemplate", "realtime", deny=(NO_LIVE,)),
+    case("template, under review", REVIEW_PENDING, "createTemplate", deny=(NEEDS_REVIEW,)),
     # attributes need a declared purpose
     case("age, no purpose", {"purposes": ""}, "age", "photo", deny=(NEEDS_PURPOSE,)),
     case("gender, no purpose", {"purposes": ""}, "gender", "photo", deny=(NEEDS_PURPOSE,)),
@@ -194,3 +205,28 @@ def test_default_deny_is_named_when_no_policy_decides(tmp_path: Path):
         True,
         ALLOW,
     )
+
+
+def test_a_faceid_request_is_one_decision_naming_the_template_rule():
+    """detect + createTemplate for a detect-only customer: one decision, denied for the template."""
+    customer = make_customer(actions="detect")
+    decision = evaluate_all(customer, ["detect", "createTemplate"], make_context("photo"))
+    assert not decision.allowed
+    assert decision.denied_actions == ("createTemplate",)
+    assert decision.policy_ids == (TEMPLATE,)
+    assert decision.per_action["detect"] == (True, ALLOW)
+    message = decision.denial().message
+    assert "'createTemplate' (template-needs-recognition-approval)" in message
+    assert decision.decision_id in message
+
+
+def test_a_verify_only_customer_gets_a_template_without_any_identify_decision():
+    customer = make_customer(actions="detect,verify")
+    decision = evaluate_all(customer, ["detect", "createTemplate"], make_context())
+    assert decision.allowed and decision.actions == ("detect", "createTemplate")
+    assert set(decision.per_action) == {"detect", "createTemplate"}
+
+
+def test_action_names_are_case_insensitive_and_canonical():
+    decision = evaluate_all(make_customer(), ["DETECT", "createtemplate"], make_context())
+    assert decision.actions == ("detect", "createTemplate")

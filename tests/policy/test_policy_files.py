@@ -9,6 +9,7 @@ from pathlib import Path
 import cedarpy
 import pytest
 
+from shared import attributes
 from shared.errors import ServiceUnavailable
 from shared.policy import engine, model
 
@@ -38,9 +39,28 @@ def test_every_rule_has_a_unique_id_a_reason_and_its_own_file():
     ]
 
 
+def _schema_actions() -> dict[str, dict]:
+    return json.loads(engine.SCHEMA_PATH.read_text())["FaceGate"]["actions"]
+
+
+def _members(group: str) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, entry in _schema_actions().items()
+        if {"id": group} in entry.get("memberOf", [])
+    )
+
+
 def test_schema_names_the_same_actions_as_the_registry():
-    schema = json.loads(engine.SCHEMA_PATH.read_text())
-    assert tuple(schema["FaceGate"]["actions"]) == model.ACTIONS
+    decidable = tuple(n for n, entry in _schema_actions().items() if "appliesTo" in entry)
+    assert decidable == model.GATE_ACTIONS
+    assert (*model.ACTIONS, model.CREATE_TEMPLATE) == model.GATE_ACTIONS
+
+
+def test_action_groups_are_the_attribute_registry_and_recognition():
+    """The sensitive attributes of shared/attributes.py are the schema's attributeInference."""
+    assert _members("attributeInference") == attributes.SENSITIVE_ACTIONS
+    assert _members("recognition") == ("verify", "identify", "enroll", "createTemplate")
 
 
 def test_a_misspelt_attribute_is_rejected(tmp_path: Path):
