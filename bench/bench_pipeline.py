@@ -95,7 +95,9 @@ def _run_batch(data: list[bytes], host: AppHost) -> tuple[list[dict], float, flo
     uploads = clients.blob_service().get_container_client(names.UPLOADS)
 
     def put(name: str, body: bytes) -> None:
-        uploads.upload_blob(f"{customer}/{name}", body, metadata={"features": FEATURES})
+        uploads.upload_blob(
+            f"{customer}/{name}", body, metadata={"features": FEATURES, "purpose": "benchmark"}
+        )
 
     put("warmup/0.jpg", data[0])  # the host loads its models on its first upload
     wait_until(lambda: _result_names(f"{customer}/warmup/"), "the warm-up result", 300)

@@ -9,7 +9,7 @@ import pytest
 
 from shared.policy import audit_rows
 from tests.data import make_photos as photos
-from tests.e2e.conftest import Client, _tenant, error_code
+from tests.e2e.conftest import PURPOSE, Client, _tenant, error_code
 
 ASTRONAUT = photos.ASTRONAUT.read_bytes()
 ALL_ATTRIBUTES = "headPose,blur,exposure,qualityForRecognition,age,gender,emotion"
@@ -88,7 +88,9 @@ def test_bad_input_gets_stable_codes(acme):
 
 
 def test_attributes_need_their_own_approval(workplace):
-    allowed = workplace.detect(ASTRONAUT, "returnFaceAttributes=headPose,age")
+    allowed = workplace.detect(
+        ASTRONAUT, "returnFaceAttributes=headPose,age", headers={"X-Purpose": "access-control"}
+    )
     assert allowed.status_code == 200
     denied = workplace.detect(ASTRONAUT, "returnFaceAttributes=emotion")
     assert denied.status_code == 403
@@ -153,3 +155,26 @@ def test_a_faceid_for_a_detect_only_customer_is_one_denied_decision(detect_only)
     plain = detect_only.detect(ASTRONAUT)
     assert plain.status_code == 200
     assert len(_decisions_of(detect_only, plain.headers["x-request-id"])) == 1
+
+
+def test_sensitive_attributes_need_a_stated_purpose_the_customer_declared(acme):
+    """#19: declaring purposes in the registry is not enough; each request states its own."""
+    age = "returnFaceAttributes=headPose,age"
+    unstated = acme.detect(ASTRONAUT, age)
+    assert unstated.status_code == 403
+    assert unstated.json()["error"]["policyIds"] == ["attribute-inference-needs-purpose"]
+    undeclared = acme.detect(ASTRONAUT, age, headers={"X-Purpose": "marketing"})
+    assert undeclared.status_code == 403
+    assert undeclared.json()["error"]["policyIds"] == ["purpose-not-declared"]
+    stated = acme.detect(ASTRONAUT, age, headers={"X-Purpose": PURPOSE})
+    assert stated.status_code == 200, stated.text
+    assert "age" in stated.json()[0]["faceAttributes"]
+    rows = _decisions_of(acme, stated.headers["x-request-id"])
+    assert list(rows.values()) == [[("detect", "allow", "allow"), ("age", "allow", "allow")]]
+    purposes = {
+        r["purpose"]
+        for r in audit_rows(acme.customer_id, datetime.now(UTC).date())
+        if r["requestId"] == stated.headers["x-request-id"]
+    }
+    assert purposes == {PURPOSE}
+    assert acme.detect(ASTRONAUT, "returnFaceAttributes=headPose,blur").status_code == 200

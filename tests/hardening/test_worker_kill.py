@@ -45,7 +45,9 @@ def test_kept_and_failed_uploads_are_answered_once_across_a_kill(azurite, tmp_pa
     expected: dict[str, str] = {}
     for i in range(10):
         path = f"{customer}/good/{i:02d}.jpg"
-        uploads.upload_blob(path, good, overwrite=True, metadata={"features": "detect,age"})
+        uploads.upload_blob(
+            path, good, overwrite=True, metadata={"features": "detect,age", "purpose": "qa"}
+        )
         expected[path] = "succeeded"
     for i in range(6):
         path = f"{customer}/bad/{i}.jpg"

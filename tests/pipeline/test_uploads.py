@@ -58,7 +58,7 @@ def upload_exists(blob_name: str) -> bool:
 
 
 def test_good_upload_gets_a_result_and_is_deleted(customer):
-    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,age")
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,age", purpose="qa")
     uploads.process_upload(name)
     result, _ = result_of(name)
     assert result["status"] == "succeeded"
@@ -73,7 +73,9 @@ def test_good_upload_gets_a_result_and_is_deleted(customer):
 def test_an_upload_is_one_decision_for_all_its_features(customer):
     """detect, age and identify against a gallery: one decision id, one audit group."""
     store.create_gallery(customer, "crew", "Crew", "", vision.RECOGNITION_MODEL)
-    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="age", galleryid="crew")
+    name = upload(
+        customer, photos.ASTRONAUT.read_bytes(), features="age", galleryid="crew", purpose="qa"
+    )
     uploads.process_upload(name)
     result, _ = result_of(name)
     assert result["status"] == "succeeded", result
@@ -120,6 +122,27 @@ def test_denied_upload_is_never_read(customer, monkeypatch):
     assert "faces" not in result and "analyzeMs" not in result["timings"]
     assert NoVision.calls == 0
     assert not upload_exists(name)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "policy"),
+    [
+        ({}, "attribute-inference-needs-purpose"),
+        ({"purpose": "marketing"}, "purpose-not-declared"),
+    ],
+)
+def test_sensitive_features_need_a_stated_purpose_the_customer_declared(
+    customer, monkeypatch, metadata, policy
+):
+    """#19: an upload asking for emotion states a declared purpose in its metadata."""
+    monkeypatch.setattr(engine, "analyzer", lambda: NoVision())
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,emotion", **metadata)
+    uploads.process_upload(name)
+    result, _ = result_of(name)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "PolicyDenied"
+    assert result["error"]["policyIds"] == [policy]
+    assert "faces" not in result and NoVision.calls == 0
 
 
 def test_unknown_customer_gets_a_failed_result(azurite):

@@ -44,7 +44,9 @@ def test_an_allow_and_a_deny_are_each_audited_with_every_field():
 
 def test_a_combined_decision_writes_one_row_per_action_in_order():
     customer = make_customer(id=unique_id(), sector="education")
-    decision = decide_all(customer, ["detect", "gender", "emotion"], make_context())
+    decision = decide_all(
+        customer, ["detect", "gender", "emotion"], make_context(purpose="age-verification")
+    )
     assert not decision.allowed and decision.denied_actions == ("emotion",)
     rows = audit_rows(customer.id, datetime.now(UTC).date())
     assert [(r["action"], r["decision"]) for r in rows] == [
