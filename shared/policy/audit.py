@@ -14,21 +14,16 @@ A row holds who, what, the outcome and why; never pixels, embeddings or keys.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
-from shared.errors import BadArgument, ServiceUnavailable
+from shared.errors import BadArgument
 from shared.policy import model
 from shared.policy.context import Context
-from shared.settings import SettingsError
 from shared.storage import clients, names
-
-log = logging.getLogger(__name__)
+from shared.storage.faults import storage_unavailable_as_503
 
 
 @dataclass(frozen=True)
@@ -86,15 +81,16 @@ def record(
     rows = [
         _row(customer_id, decision_id, when, context, i, o, overall) for i, o in enumerate(outcomes)
     ]
-    try:
+    with storage_unavailable_as_503(
+        "audit write",
+        message="The audit trail cannot be written; nothing is analysed.",
+        answers=(),
+    ):
         table = clients.table_service().get_table_client(names.AUDIT)
         if len(rows) == 1:
             table.create_entity(rows[0])
         else:  # at most len(GATE_ACTIONS) rows: well under a transaction's 100 operations
             table.submit_transaction([("create", r) for r in rows])
-    except (AzureError, SettingsError, OSError) as exc:
-        log.warning("audit write failed (%s); the decision is void", type(exc).__name__)
-        raise ServiceUnavailable("The audit trail cannot be written; nothing is analysed.") from exc
 
 
 def _day(value: date | str) -> date:
@@ -109,11 +105,11 @@ def _day(value: date | str) -> date:
 def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
     """One customer's audit rows for one UTC day, oldest first, as plain dicts."""
     pk = partition(model.customer_id(customer_id), _day(day))
-    try:
+    with storage_unavailable_as_503(
+        "audit read", message="The audit trail cannot be read.", answers=()
+    ):
         table = clients.table_service().get_table_client(names.AUDIT)
         entities = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
-    except (AzureError, SettingsError, OSError) as exc:
-        raise ServiceUnavailable("The audit trail cannot be read.") from exc
     entities.sort(key=lambda e: e["RowKey"])
     return [
         {
