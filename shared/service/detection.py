@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shared import faceids, vision
@@ -10,9 +11,12 @@ from shared.policy import Context, Customer
 from shared.service import engine, gate
 
 
-def authorize_detect(customer: Customer, context: Context, options: DetectOptions) -> str:
-    """One decision for every action of a detect request (a faceId included); its id."""
-    return gate.require(customer, options.actions, context).decision_id
+def authorize_detect(
+    customer: Customer, context: Context, options: DetectOptions, extra: Sequence[str] = ()
+) -> str:
+    """One decision for every action of a detect request (a faceId included, plus
+    ``extra``, e.g. identify for an upload against a gallery); the decision id."""
+    return gate.require(customer, [*options.actions, *extra], context).decision_id
 
 
 def analyze(customer: Customer, image: bytes, options: DetectOptions) -> list[dict[str, Any]]:
