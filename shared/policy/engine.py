@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import cedarpy
 
 from shared.errors import ServiceUnavailable
+from shared.lazy import Lazy
 from shared.policy.context import Context
 from shared.policy.model import Customer
 
@@ -138,36 +138,20 @@ def load(directory: Path = POLICY_DIR, schema_path: Path = SCHEMA_PATH) -> Polic
     )
 
 
-_lock = threading.Lock()
-_bundle: PolicyBundle | None = None
+def _load_or_unavailable() -> PolicyBundle:
+    try:
+        return load(POLICY_DIR, SCHEMA_PATH)
+    except PolicyError as exc:
+        log.error("policy set invalid; refusing every request: %s", exc)
+        raise ServiceUnavailable(
+            "The policy set is unavailable or invalid; nothing is analysed."
+        ) from exc
 
 
-def bundle() -> PolicyBundle:
-    """The process-wide policy set, loaded on first use; ServiceUnavailable if it is invalid.
-
-    A failed load is not remembered, so a fixed deployment recovers without a restart.
-    """
-    global _bundle
-    current = _bundle
-    if current is not None:
-        return current
-    with _lock:
-        if _bundle is None:
-            try:
-                _bundle = load(POLICY_DIR, SCHEMA_PATH)
-            except PolicyError as exc:
-                log.error("policy set invalid; refusing every request: %s", exc)
-                raise ServiceUnavailable(
-                    "The policy set is unavailable or invalid; nothing is analysed."
-                ) from exc
-        return _bundle
-
-
-def forget() -> None:
-    """Drop the loaded policy set (tests that load broken policies)."""
-    global _bundle
-    with _lock:
-        _bundle = None
+# The process-wide policy set, loaded on first use; ServiceUnavailable if it is invalid.
+# A failed load is not remembered, so a fixed deployment recovers without a restart;
+# ``bundle.reset()`` drops it (tests that load broken policies).
+bundle: Lazy[PolicyBundle] = Lazy(_load_or_unavailable)
 
 
 def customer_entity(customer: Customer) -> dict[str, Any]:

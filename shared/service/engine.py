@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from shared import vision
+from shared.lazy import Lazy
 from shared.vision.recognizer import distance_to_confidence
 
-_lock = threading.Lock()
-_analyzer: vision.Analyzer | None = None
-
-
-def analyzer() -> vision.Analyzer:
-    global _analyzer
-    if _analyzer is None:
-        with _lock:
-            if _analyzer is None:
-                _analyzer = vision.Analyzer()
-    return _analyzer
+analyzer: Lazy[vision.Analyzer] = Lazy(vision.Analyzer)
 
 
 def confidences(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ def test_invalid_policies_make_the_gate_unavailable(tmp_path: Path, monkeypatch)
     directory = _copy_policies(tmp_path)
     (directory / "20-customer-not-active.cedar").write_text("permit (principal, action, resource)")
     monkeypatch.setattr(engine, "POLICY_DIR", directory)
-    engine.forget()
+    engine.bundle.reset()
     try:
         with pytest.raises(ServiceUnavailable):
             engine.bundle()
@@ -103,14 +103,14 @@ def test_invalid_policies_make_the_gate_unavailable(tmp_path: Path, monkeypatch)
             engine.bundle()
     finally:
         monkeypatch.undo()
-        engine.forget()
+        engine.bundle.reset()
     assert engine.bundle().order[0] == "approved-action"  # a fixed deployment recovers
 
 
 def test_the_policy_set_is_loaded_once_across_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    engine.forget()
+    engine.bundle.reset()
     with ThreadPoolExecutor(max_workers=8) as pool:
         loaded = list(pool.map(lambda _: engine.bundle(), range(32)))
     assert len({id(b) for b in loaded}) == 1
