@@ -10,7 +10,7 @@ bp = func.Blueprint()
 
 
 @bp.function_name("detect")
-@bp.route(route="detect", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="detect", methods=["POST"])
 def detect(req: func.HttpRequest) -> func.HttpResponse:
     """Raw image body; returnFaceId, returnFaceLandmarks, returnFaceAttributes, maxFaces."""
 

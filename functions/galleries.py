@@ -4,15 +4,13 @@ import azure.functions as func
 
 from functions.http_support import Call, handle
 from shared.api.requests import bound_image, parse_json_body
-from shared.identifiers import uuid_id
 from shared.service import galleries
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
 
 
 @bp.function_name("galleries_list")
-@bp.route(route="galleries", methods=["GET"], auth_level=ANON)
+@bp.route(route="galleries", methods=["GET"])
 def galleries_list(req: func.HttpRequest) -> func.HttpResponse:
     """The caller's galleries."""
     return handle(
@@ -21,7 +19,7 @@ def galleries_list(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("gallery_put")
-@bp.route(route="galleries/{galleryId}", methods=["PUT"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}", methods=["PUT"])
 def gallery_put(req: func.HttpRequest) -> func.HttpResponse:
     """Create a gallery: {name, userData}."""
 
@@ -36,7 +34,7 @@ def gallery_put(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("gallery_get")
-@bp.route(route="galleries/{galleryId}", methods=["GET"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}", methods=["GET"])
 def gallery_get(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
         req,
@@ -48,7 +46,7 @@ def gallery_get(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("gallery_delete")
-@bp.route(route="galleries/{galleryId}", methods=["DELETE"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}", methods=["DELETE"])
 def gallery_delete(req: func.HttpRequest) -> func.HttpResponse:
     """Erase the gallery, every person in it and every template."""
 
@@ -60,7 +58,7 @@ def gallery_delete(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("persons_add")
-@bp.route(route="galleries/{galleryId}/persons", methods=["POST"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}/persons", methods=["POST"])
 def persons_add(req: func.HttpRequest) -> func.HttpResponse:
     """Add a person: {name, userData} -> {personId}."""
 
@@ -74,7 +72,7 @@ def persons_add(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("persons_list")
-@bp.route(route="galleries/{galleryId}/persons", methods=["GET"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}/persons", methods=["GET"])
 def persons_list(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
         req,
@@ -86,44 +84,41 @@ def persons_list(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("person_get")
-@bp.route(route="galleries/{galleryId}/persons/{personId}", methods=["GET"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}/persons/{personId}", methods=["GET"])
 def person_get(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, dict]:
-        person_id = uuid_id(call.route("personId"), "personId")
         return 200, galleries.get_person(
-            call.customer(), call.context(), call.route("galleryId"), person_id
+            call.customer(), call.context(), call.route("galleryId"), call.route("personId")
         )
 
     return handle(req, work)
 
 
 @bp.function_name("person_delete")
-@bp.route(route="galleries/{galleryId}/persons/{personId}", methods=["DELETE"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}/persons/{personId}", methods=["DELETE"])
 def person_delete(req: func.HttpRequest) -> func.HttpResponse:
     """Erase the person and every stored template of theirs."""
 
     def work(call: Call) -> tuple[int, dict]:
-        person_id = uuid_id(call.route("personId"), "personId")
         return 200, galleries.delete_person(
-            call.customer(), call.context(), call.route("galleryId"), person_id
+            call.customer(), call.context(), call.route("galleryId"), call.route("personId")
         )
 
     return handle(req, work)
 
 
 @bp.function_name("faces_add")
-@bp.route(route="galleries/{galleryId}/persons/{personId}/faces", methods=["POST"], auth_level=ANON)
+@bp.route(route="galleries/{galleryId}/persons/{personId}/faces", methods=["POST"])
 def faces_add(req: func.HttpRequest) -> func.HttpResponse:
     """Enrol one face (image body, quality-gated); query userData."""
 
     def work(call: Call) -> tuple[int, dict]:
-        person_id = uuid_id(call.route("personId"), "personId")
         image = bound_image(req.get_body(), call.content_length)
         return 200, galleries.add_face(
             call.customer(),
             call.context(),
             call.route("galleryId"),
-            person_id,
+            call.route("personId"),
             image,
             req.params.get("userData"),
         )
@@ -135,14 +130,15 @@ def faces_add(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(
     route="galleries/{galleryId}/persons/{personId}/faces/{persistedFaceId}",
     methods=["DELETE"],
-    auth_level=ANON,
 )
 def face_delete(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, None]:
-        person_id = uuid_id(call.route("personId"), "personId")
-        face_id = uuid_id(call.route("persistedFaceId"), "persistedFaceId")
         galleries.delete_face(
-            call.customer(), call.context(), call.route("galleryId"), person_id, face_id
+            call.customer(),
+            call.context(),
+            call.route("galleryId"),
+            call.route("personId"),
+            call.route("persistedFaceId"),
         )
         return 200, None
 

@@ -10,7 +10,7 @@ bp = func.Blueprint()
 
 
 @bp.function_name("verify")
-@bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="verify", methods=["POST"])
 def verify(req: func.HttpRequest) -> func.HttpResponse:
     """{faceId1, faceId2} or {faceId, galleryId, personId} -> {isIdentical, confidence}."""
 
@@ -22,7 +22,7 @@ def verify(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("identify")
-@bp.route(route="identify", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="identify", methods=["POST"])
 def identify(req: func.HttpRequest) -> func.HttpResponse:
     """{galleryId, faceIds, maxNumOfCandidatesReturned, confidenceThreshold} -> candidates."""
 

@@ -1,4 +1,8 @@
-"""Gallery management and enrolment. Every operation, reads included, needs `enroll`."""
+"""Gallery management and enrolment. Every operation, reads included, needs `enroll`.
+
+The ids in a route (galleryId, personId, persistedFaceId) are validated here, for every
+channel that calls these use cases, and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from shared.errors import InvalidImage
 from shared.galleries import store
 from shared.galleries.index import INDEXES
 from shared.identifiers import gallery_id as check_gallery_id
+from shared.identifiers import uuid_id
 from shared.policy import Context, Customer
 from shared.service import engine, gate
 
@@ -62,11 +67,13 @@ def list_persons(customer: Customer, context: Context, gallery_id: str) -> list[
 
 def get_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
     gate.require(customer, ENROLL, context)
+    person_id = uuid_id(person_id, "personId")
     return store.get_person(customer.id, check_gallery_id(gallery_id), person_id).to_json()
 
 
 def delete_person(customer: Customer, context: Context, gallery_id: str, person_id: str) -> dict:
     gate.require(customer, ENROLL, context)
+    person_id = uuid_id(person_id, "personId")
     erased = store.delete_person(customer.id, check_gallery_id(gallery_id), person_id)
     return {"personId": person_id, "erasedFaces": erased}
 
@@ -82,6 +89,7 @@ def add_face(
     """Enrol the one face in ``image``; refused when there is none, several, or low quality."""
     gate.require(customer, ENROLL, context)
     check_gallery_id(gallery_id)
+    person_id = uuid_id(person_id, "personId")
     user_data = store.check_text(user_data, "userData", store.MAX_FACE_USER_DATA)
     store.get_person(customer.id, gallery_id, person_id)  # 404 before any pixel is decoded
     faces = engine.analyzer().analyze(
@@ -118,4 +126,6 @@ def delete_face(
     customer: Customer, context: Context, gallery_id: str, person_id: str, face_id: str
 ) -> None:
     gate.require(customer, ENROLL, context)
+    person_id = uuid_id(person_id, "personId")
+    face_id = uuid_id(face_id, "persistedFaceId")
     store.delete_face(customer.id, check_gallery_id(gallery_id), person_id, face_id)
