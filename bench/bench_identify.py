@@ -30,8 +30,8 @@ from tqdm import tqdm
 from shared import templates
 from shared.galleries import store
 from shared.galleries.index import GalleryIndex, IndexCache
-from shared.service import engine
 from shared.storage import clients, names
+from shared.vision import RECOGNITION_MODEL as MODEL
 from tools.dev.azurite import Azurite, storage_of_this_process
 
 DIM = 128
@@ -77,17 +77,15 @@ def _median_ms(samples: list[float]) -> float:
 
 
 def measure_through_storage(n: int, rng: np.random.Generator) -> dict[str, float]:
-    from shared import vision
-
     customer, gallery = f"bench{uuid.uuid4().hex[:8]}", "g"
     started = time.perf_counter()
-    _fill(customer, gallery, n, vision.RECOGNITION_MODEL, rng)
+    _fill(customer, gallery, n, MODEL, rng)
     fill_s = time.perf_counter() - started
     cache = IndexCache()
     tracemalloc.start()
     started = time.perf_counter()
     index = cache.fresh(store.get_gallery(customer, gallery))
-    index.search(_unit_rows(rng, 1)[0], engine.confidences, 0.5, 1)  # builds the matrix
+    index.search(_unit_rows(rng, 1)[0], MODEL, 0.5, 1)  # builds the matrix
     cold_s = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -96,12 +94,12 @@ def measure_through_storage(n: int, rng: np.random.Generator) -> dict[str, float
     for probe in probes:
         started = time.perf_counter()
         index = cache.fresh(store.get_gallery(customer, gallery))
-        index.search(probe, engine.confidences, 0.5, 10)
+        index.search(probe, MODEL, 0.5, 10)
         samples.append(time.perf_counter() - started)
     search_only = []
     for probe in probes:
         started = time.perf_counter()
-        index.search(probe, engine.confidences, 0.5, 10)
+        index.search(probe, MODEL, 0.5, 10)
         search_only.append(time.perf_counter() - started)
     reads = []
     for _ in probes:
@@ -123,12 +121,12 @@ def measure_through_storage(n: int, rng: np.random.Generator) -> dict[str, float
 def measure_in_memory(n: int, rng: np.random.Generator) -> dict[str, float]:
     matrix = _unit_rows(rng, n)
     persons = np.array([f"{i // 5:08d}" for i in range(n)])
-    index = GalleryIndex.from_matrix(matrix, persons, "bench")
+    index = GalleryIndex.from_matrix(matrix, persons, MODEL)
     probes = _unit_rows(rng, WARM_CALLS)
     samples = []
     for probe in probes:
         started = time.perf_counter()
-        index.search(probe, engine.confidences, 0.5, 10)
+        index.search(probe, MODEL, 0.5, 10)
         samples.append(time.perf_counter() - started)
     return {
         "faces": n,

@@ -138,6 +138,7 @@ def _number(body: Mapping[str, Any], name: str, default: float, low: float, high
 class VerifyFaces:
     face_id1: str
     face_id2: str
+    cohort_gallery_id: str | None = None  # normalise against this gallery of the caller
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,11 @@ class VerifyPerson:
 
 def parse_verify(body: Mapping[str, Any]) -> VerifyFaces | VerifyPerson:
     if "faceId1" in body or "faceId2" in body:
+        cohort = body.get("cohortGalleryId")
         return VerifyFaces(
-            uuid_id(body.get("faceId1"), "faceId1"), uuid_id(body.get("faceId2"), "faceId2")
+            uuid_id(body.get("faceId1"), "faceId1"),
+            uuid_id(body.get("faceId2"), "faceId2"),
+            None if cohort is None else gallery_id(cohort),
         )
     if "faceId" in body:
         return VerifyPerson(
@@ -158,7 +162,9 @@ def parse_verify(body: Mapping[str, Any]) -> VerifyFaces | VerifyPerson:
             gallery_id(body.get("galleryId")),
             uuid_id(body.get("personId"), "personId"),
         )
-    raise BadArgument("Give {faceId1, faceId2} or {faceId, galleryId, personId}.")
+    raise BadArgument(
+        "Give {faceId1, faceId2[, cohortGalleryId]} or {faceId, galleryId, personId}."
+    )
 
 
 @dataclass(frozen=True)

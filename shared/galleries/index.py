@@ -5,7 +5,8 @@ process keeps a gallery's templates as one float32 matrix. Before every search
 it reads the gallery row (one point read): a new ``version`` means faces were
 added, and only rows written since the last load (with a safety overlap) are
 fetched; a new ``epoch`` means something was erased, and the index is rebuilt
-from scratch so an erased template can never be matched.
+from scratch so an erased template can never be matched. Scores are normalised
+against the gallery itself (shared.matching.Cohort), rebuilt with the matrix.
 """
 
 from __future__ import annotations
@@ -13,25 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from shared.galleries import store
+from shared.matching import Cohort, Match, calibration_for
 
 # Rows written up to this long before the newest row seen are fetched again on an
 # incremental refresh, so a write racing the last load is never missed.
 _OVERLAP = dt.timedelta(seconds=60)
 _MAX_GALLERIES = 64
 
-ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    person_id: str
-    confidence: float
+Candidate = Match  # a person and the confidence that the probe is them
 
 
 class GalleryIndex:
@@ -48,6 +42,7 @@ class GalleryIndex:
         self._matrix: np.ndarray | None = None
         self._persons: np.ndarray | None = None
         self._models: set[str] = set()
+        self._cohort: Cohort | None = None
 
     @classmethod
     def from_matrix(cls, matrix: np.ndarray, persons: np.ndarray, model: str) -> GalleryIndex:
@@ -76,45 +71,40 @@ class GalleryIndex:
                 self._rows[key] = (face.person_id, face.template, face.model)
             self._epoch = (gallery.generation, gallery.epoch)
             self._version, self._since = gallery.version, newest
-            self._matrix = None
+            self._matrix = self._cohort = None
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, set[str]]:
         with self._lock:
-            if self._matrix is None:
-                values = list(self._rows.values())
-                if values:
-                    self._matrix = np.stack([v[1] for v in values]).astype(np.float32)
-                    self._persons = np.array([v[0] for v in values])
-                else:
-                    self._matrix = np.zeros((0, 0), np.float32)
-                    self._persons = np.array([], dtype=str)
-                self._models = {v[2] for v in values}
-            assert self._persons is not None
-            return self._matrix, self._persons, self._models
+            return self._arrays_locked()
+
+    def _arrays_locked(self) -> tuple[np.ndarray, np.ndarray, set[str]]:
+        if self._matrix is None:
+            values = list(self._rows.values())
+            if values:
+                self._matrix = np.stack([v[1] for v in values]).astype(np.float32)
+                self._persons = np.array([v[0] for v in values])
+            else:
+                self._matrix = np.zeros((0, 0), np.float32)
+                self._persons = np.array([], dtype=str)
+            self._models = {v[2] for v in values}
+        assert self._persons is not None
+        return self._matrix, self._persons, self._models
 
     def models(self) -> set[str]:
         return self._arrays()[2]
 
-    def search(
-        self, query: np.ndarray, score: ScoreFn, threshold: float, limit: int
-    ) -> list[Candidate]:
-        """Persons whose best face scores at least ``threshold``, best first, at most ``limit``."""
-        matrix, persons, _ = self._arrays()
-        if len(matrix) == 0:
-            return []
-        scores = score(query, matrix)
-        hits = np.flatnonzero(scores >= threshold)
-        if hits.size == 0:
-            return []
-        order = hits[np.argsort(-scores[hits], kind="stable")]
-        best: dict[str, float] = {}
-        for i in order:
-            person = str(persons[i])
-            if person not in best:
-                best[person] = float(scores[i])
-                if len(best) >= limit:
-                    break
-        return [Candidate(p, c) for p, c in best.items()]
+    def cohort(self, model: str) -> Cohort:
+        """The gallery as a score-normalisation cohort (rebuilt after every change)."""
+        calibration = calibration_for(model)
+        with self._lock:  # built from the same matrix a concurrent refresh may be replacing
+            matrix, persons, _ = self._arrays_locked()
+            if self._cohort is None or self._cohort.calibration is not calibration:
+                self._cohort = Cohort(matrix, persons, calibration)
+            return self._cohort
+
+    def search(self, query: np.ndarray, model: str, threshold: float, limit: int) -> list[Match]:
+        """Persons whose normalised confidence reaches ``threshold``, best first."""
+        return self.cohort(model).search(query, threshold, limit)
 
 
 class IndexCache:

@@ -11,8 +11,9 @@ from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
 from shared.errors import BadArgument
 from shared.galleries import store
 from shared.galleries.index import INDEXES
+from shared.matching import Cohort, calibration_for, pair_confidence
 from shared.policy import Context, Customer
-from shared.service import engine, gate
+from shared.service import gate
 
 
 def _same_model(model: str) -> None:
@@ -26,23 +27,37 @@ def _verdict(confidence: float) -> dict[str, Any]:
     }
 
 
+def _gallery_cohort(customer_id: str, gallery_id: str) -> tuple[store.Gallery, Cohort]:
+    """The caller's gallery, fresh, as a normalisation cohort (404 for another's)."""
+    gallery = store.get_gallery(customer_id, gallery_id)
+    _same_model(gallery.recognition_model)
+    cohort = INDEXES.fresh(gallery).cohort(gallery.recognition_model)
+    return gallery, cohort
+
+
 def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPerson) -> dict:
+    """1:1. Against a person: normalised against that person's gallery. Two faceIds:
+    normalised against ``cohortGalleryId`` when given, else the raw score (docs/accuracy.md
+    says why a cohort is recommended)."""
     gate.require(customer, ["verify"], context)
     if isinstance(request, VerifyFaces):
         first = faceids.load(customer.id, request.face_id1)
         second = faceids.load(customer.id, request.face_id2)
         _same_model(first.model)
         _same_model(second.model)
-        return _verdict(vision.compare(first.template, second.template))
+        cohort = None
+        if request.cohort_gallery_id is not None:
+            _, cohort = _gallery_cohort(customer.id, request.cohort_gallery_id)
+        calibration = calibration_for(first.model)
+        return _verdict(pair_confidence(first.template, second.template, calibration, cohort))
     probe = faceids.load(customer.id, request.face_id)
     _same_model(probe.model)
-    enrolled = store.person_templates(customer.id, request.gallery_id, request.person_id)
-    if not enrolled:
+    store.get_person(customer.id, request.gallery_id, request.person_id)  # 404 if not there
+    _, cohort = _gallery_cohort(customer.id, request.gallery_id)
+    confidence = cohort.verify(probe.template, request.person_id)
+    if confidence is None:
         raise BadArgument("The person has no enrolled faces.", code="PersonHasNoFaces")
-    for face in enrolled:
-        _same_model(face.model)
-    matrix = np.stack([face.template for face in enrolled])
-    return _verdict(float(np.max(engine.confidences(probe.template, matrix))))
+    return _verdict(confidence)
 
 
 def identify_templates(
@@ -52,14 +67,13 @@ def identify_templates(
     max_candidates: int,
     threshold: float | None,
 ) -> list[dict[str, Any]]:
-    """Candidates per probe; no candidate when nobody reaches the threshold."""
-    gallery = store.get_gallery(customer_id, gallery_id)
-    _same_model(gallery.recognition_model)
-    index = INDEXES.fresh(gallery)
+    """Candidates per probe, by normalised confidence; none when nobody reaches the
+    threshold (0.5 by default: the gallery-size-aware decision threshold)."""
+    _, cohort = _gallery_cohort(customer_id, gallery_id)
     limit = vision.MATCH_THRESHOLD if threshold is None else threshold
     results = []
     for face_id, template in probes:
-        hits = index.search(template, engine.confidences, limit, max_candidates)
+        hits = cohort.search(template, limit, max_candidates)
         results.append(
             {
                 "faceId": face_id,

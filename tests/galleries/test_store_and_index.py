@@ -12,12 +12,7 @@ from shared import faceids
 from shared.errors import BadArgument, Conflict, NotFound
 from shared.galleries import store
 from shared.galleries.index import IndexCache
-
-MODEL = "test-model"
-
-
-def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+from shared.vision import RECOGNITION_MODEL as MODEL
 
 
 def unit(seed: int) -> np.ndarray:
@@ -96,23 +91,23 @@ def test_index_sees_enrolments_at_once_and_forgets_erasures(customer):
     store.add_face(customer, "staff", ada.person_id, unit(1), MODEL, "", "high")
     index = cache.fresh(store.get_gallery(customer, "staff"))
     assert len(index) == 1
-    hits = index.search(unit(1), cosine, threshold=0.9, limit=5)
+    hits = index.search(unit(1), MODEL, threshold=0.5, limit=5)
     assert [h.person_id for h in hits] == [ada.person_id]
 
     # a new enrolment counts at once (incremental refresh)
     store.add_face(customer, "staff", bob.person_id, unit(2), MODEL, "", "high")
     index = cache.fresh(store.get_gallery(customer, "staff"))
     assert len(index) == 2
-    assert [h.person_id for h in index.search(unit(2), cosine, 0.9, 5)] == [bob.person_id]
+    assert [h.person_id for h in index.search(unit(2), MODEL, 0.5, 5)] == [bob.person_id]
 
     # nobody close enough: no candidate, not the nearest neighbour
-    assert index.search(unit(99), cosine, 0.9, 5) == []
+    assert index.search(unit(99), MODEL, 0.5, 5) == []
 
     # after erasure the template can never match again
     store.delete_person(customer, "staff", bob.person_id)
     index = cache.fresh(store.get_gallery(customer, "staff"))
     assert len(index) == 1
-    assert index.search(unit(2), cosine, 0.9, 5) == []
+    assert index.search(unit(2), MODEL, 0.5, 5) == []
 
 
 def test_index_ranks_persons_by_their_best_face(customer):
@@ -127,10 +122,10 @@ def test_index_ranks_persons_by_their_best_face(customer):
     store.add_face(customer, "staff", ada.person_id, unit(50), MODEL, "", "high")
     store.add_face(customer, "staff", bob.person_id, near, MODEL, "", "high")
     index = IndexCache().fresh(store.get_gallery(customer, "staff"))
-    hits = index.search(query, cosine, threshold=0.5, limit=5)
+    hits = index.search(query, MODEL, threshold=0.0, limit=5)  # every person, ranked
     assert [h.person_id for h in hits] == [bob.person_id, ada.person_id]
     assert hits[0].confidence > hits[1].confidence
-    assert len(index.search(query, cosine, threshold=0.5, limit=1)) == 1
+    assert len(index.search(query, MODEL, threshold=0.0, limit=1)) == 1
 
 
 def test_recreated_gallery_does_not_reuse_the_old_index(customer):
