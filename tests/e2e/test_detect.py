@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
@@ -178,3 +179,24 @@ def test_sensitive_attributes_need_a_stated_purpose_the_customer_declared(acme):
     }
     assert purposes == {PURPOSE}
     assert acme.detect(ASTRONAUT, "returnFaceAttributes=headPose,blur").status_code == 200
+
+
+def test_concurrent_requests_each_make_exactly_one_decision(verify_only, detect_only):
+    """Many requests at once, allowed and denied: every request id has one audit group."""
+    callers = [verify_only, detect_only] * 8
+    for _ in range(3):
+        with ThreadPoolExecutor(len(callers)) as pool:
+            responses = list(
+                pool.map(lambda c: (c, c.detect(ASTRONAUT, "returnFaceId=true")), callers)
+            )
+        for client, response in responses:
+            groups = _decisions_of(client, response.headers["x-request-id"])
+            assert len(groups) == 1, groups
+            ((decision_id, rows),) = groups.items()
+            if client is verify_only:
+                assert response.status_code == 200
+                assert [r[1] for r in rows] == ["allow", "allow"]
+            else:
+                assert response.status_code == 403
+                assert response.json()["error"]["decisionId"] == decision_id
+                assert [r[1:] for r in rows] == [("allow", "deny"), ("deny", "deny")]
