@@ -17,10 +17,11 @@ Public API (everything else in this package is internal and may change)::
 
     decide(customer, action, context) -> Decision
     decide_all(customer, actions, context) -> Decision
-        Allow or deny. Writes one audit row per action BEFORE returning; raises
-        ServiceUnavailable if the policies cannot be evaluated or the audit row
+        One decision for every action of a request (one Cedar batch, one decision
+        id): allowed only if every action is, a denial naming every deny policy id.
+        Writes its audit group (a row per action) BEFORE returning; raises
+        ServiceUnavailable if the policies cannot be evaluated or the audit rows
         cannot be written (fail closed: no decision, nothing analysed).
-        A combined decision is denied if any action is, naming the deny policy ids.
 
     guarded(customer, actions, context, work: Callable[[], T]) -> tuple[Decision, T]
         Calls ``work()`` only after an audited allow; raises PolicyDenied
@@ -32,7 +33,9 @@ Public API (everything else in this package is internal and may change)::
         actions, purposes, retention, keeps_uploads, default_features, active
     audit_rows(customer_id, day: date | "YYYY-MM-DD") -> list[dict]
 
-    ACTIONS, CAPTURES, CHANNELS, FEATURES, UNKNOWN_CAPTURE
+    ACTIONS (approved one by one in the registry), GATE_ACTIONS (ACTIONS and
+    createTemplate: everything a decision can be asked about), CAPTURES, CHANNELS,
+    FEATURES, UNKNOWN_CAPTURE
 
 Errors come from shared/errors.py with stable codes: Unauthorized, NotFound,
 BadArgument, PolicyDenied (403) and ServiceUnavailable (503).
@@ -47,6 +50,7 @@ from shared.policy.model import (
     CAPTURES,
     CHANNELS,
     FEATURES,
+    GATE_ACTIONS,
     UNKNOWN_CAPTURE,
     Customer,
 )
@@ -57,6 +61,7 @@ __all__ = [
     "CAPTURES",
     "CHANNELS",
     "FEATURES",
+    "GATE_ACTIONS",
     "UNKNOWN_CAPTURE",
     "Context",
     "Customer",
