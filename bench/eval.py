@@ -22,10 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ours, peer, plots, scoring
+from bench import fairness, ours, peer, plots, scoring
 from bench.dataset import Dataset, load
 from bench.report import EvalResults, SystemResults, render
 from bench.systems import SystemRun
+from shared.matching import calibration_for
+from shared.vision import RECOGNITION_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("detection", "verification", "attributes")
@@ -60,6 +62,10 @@ def score_system(
         out.identification = scoring.identification(run, ds)
     if cells:
         out.false_matches = scoring.false_match_rates(run, cells)
+    if cells and "verification" in parts:
+        calibration = calibration_for(RECOGNITION_MODEL)
+        out.fairness = fairness.evaluate(ds, run, calibration)
+        out.pairs = fairness.pair_verification(ds, run, calibration)
     return out
 
 
@@ -103,7 +109,14 @@ def results_json(res: EvalResults) -> dict[str, Any]:
     def system(s: SystemResults | None) -> dict[str, Any] | None:
         if s is None:
             return None
-        parts = ("detection", "verification", "identification", "false_matches")
+        parts = (
+            "detection",
+            "verification",
+            "identification",
+            "false_matches",
+            "fairness",
+            "pairs",
+        )
         return {
             "name": s.name,
             "version": s.version,

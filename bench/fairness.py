@@ -315,3 +315,142 @@ def evaluate(ds: Dataset, run: SystemRun, calibration: Calibration) -> FairnessR
     return FairnessResult(
         run.name, len(first.gallery), len(first.strangers), len(first.genuine), len(SEEDS), scorings
     )
+
+
+@dataclass
+class PairVerification:
+    """The verification pairs, raw vs normalised against a race-balanced cohort gallery
+    (what ``/api/verify`` does with ``cohortGalleryId``)."""
+
+    cohort_size: int
+    pairs: int
+    tar: dict[str, dict[float, float]]  # scoring -> FAR -> TAR
+    eer: dict[str, float]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "cohort_size": self.cohort_size,
+            "pairs": self.pairs,
+            "tar": {s: {str(f): v for f, v in t.items()} for s, t in self.tar.items()},
+            "eer": self.eer,
+        }
+
+
+def pair_verification(
+    ds: Dataset, run: SystemRun, calibration: Calibration, per_race: int = PER_RACE
+) -> PairVerification | None:
+    """TAR at FAR 1e-2 / 1e-3 on the manifest's verification pairs, raw and normalised."""
+    from shared.matching import pair_confidence
+
+    entries = [e for e in ds.verification if run.embeddings.get(e.path) is not None]
+    pool = utk_pool(ds, run)
+    if not entries or not any(pool.values()):
+        return None
+    rng = np.random.default_rng(0)
+    cohort_paths = [p for paths in pool.values() for p in rng.permutation(paths)[:per_race]]
+    cohort = Cohort(
+        _vectors(run, cohort_paths), np.array([f"c{i}" for i in range(len(cohort_paths))]),
+        calibration,
+    )  # fmt: skip
+    pairs, same = metrics.pairs_for([e.get("identity") for e in entries], 0)
+    vectors = _vectors(run, [e.path for e in entries])
+    raw = np.array([-np.linalg.norm(vectors[i] - vectors[j]) for i, j in pairs])
+    normalised = np.array(
+        [pair_confidence(vectors[i], vectors[j], calibration, cohort) for i, j in pairs]
+    )
+    tar = {
+        name: {far: metrics.tar_at_far(scores, same, far) for far in (1e-2, 1e-3)}
+        for name, scores in (("raw score", raw), ("normalised (AS-norm)", normalised))
+    }
+    eer = {
+        "raw score": metrics.eer(raw, same),
+        "normalised (AS-norm)": metrics.eer(normalised, same),
+    }
+    return PairVerification(len(cohort_paths), len(pairs), tar, eer)
+
+
+# --- the report section ------------------------------------------------------------------
+
+
+def _pct(rate: float) -> str:
+    return "n/a" if rate != rate else f"{100 * rate:.1f}%"  # nan != nan
+
+
+def _kn(kn: tuple[int, int]) -> str:
+    lo, hi = metrics.wilson(*kn)
+    return f"{_pct(Operating.rate(kn))} [{100 * lo:.1f}, {100 * hi:.1f}] ({kn[0]}/{kn[1]})"
+
+
+def _row(system: str, o: Operating) -> tuple[str, ...]:
+    worst, best, ratio = o.worst_best()
+    races = " / ".join(_pct(Operating.rate(o.fpir_by_race[r])) for r in RACES)
+    return (system, o.label, _kn(o.fpir), races, f"{worst}/{best} {ratio:.1f}x", _kn(o.dir))
+
+
+def render_section(results: list[tuple[FairnessResult, PairVerification | None]]) -> list[str]:
+    """Markdown: the open-set table, FPIR by gallery size, and the pair figures."""
+    first = results[0][0]
+    out = [
+        "## Fair identification (open set: strangers and genuine probes)",
+        "",
+        f"Protocol (`bench/fairness.py`, seeds 0-{len(SEEDS) - 1} pooled): a gallery of "
+        f"{first.gallery_size} people ({PER_RACE} UTKFace adults per race, one face each, plus "
+        "one photo of each verification identity), "
+        f"{first.strangers} stranger probes per seed (UTKFace adults of every race, in nobody's "
+        f"gallery) and {first.genuine} genuine probes per seed (the identities' other photos). "
+        "A stranger with any candidate at the threshold is a false identification (FPIR); a "
+        "genuine probe whose top candidate is right and reaches it is identified (DIR). "
+        "Raw: one fixed threshold on the raw score (the system's own). Normalised: "
+        "`/api/identify`'s scores (AS-norm against the gallery, `shared/matching`); "
+        "'default' is confidence 0.5. Race labels only group the figures.",
+        "",
+        "| system | scoring, threshold | stranger FPIR | FPIR asian / black / indian / "
+        "others / white | worst/best | DIR |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result, _ in results:
+        for scoring in result.scorings:
+            for o in [scoring.default, *scoring.at_fpir]:
+                out.append("| " + " | ".join(_row(result.system, o)) + " |")
+    out += [
+        "",
+        "The default threshold as galleries grow (same-source galleries: UTKFace adults only, "
+        "the same strangers) and in a mostly-white gallery (200 more white adults): FPIR "
+        "(worst race).",
+        "",
+    ]
+    header = ["system", "scoring"]
+    for result, _ in results:
+        sizes = [n for n, _ in result.scorings[0].by_size]
+        header = ["system", "scoring", *(f"{n} people" for n in sizes), "mostly white"]
+        break
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for result, _ in results:
+        for scoring in result.scorings:
+            cells = []
+            for o in [*(o for _, o in scoring.by_size), scoring.mostly_white]:
+                if o is None:
+                    cells.append("-")
+                    continue
+                worst = max(RACES, key=lambda r, o=o: Operating.rate(o.fpir_by_race[r]))
+                rate = Operating.rate(o.fpir_by_race[worst])
+                cells.append(f"{_pct(Operating.rate(o.fpir))} ({worst} {_pct(rate)})")
+            out.append(f"| {result.system} | {scoring.name} | " + " | ".join(cells) + " |")
+    pair_rows = [(r.system, p) for r, p in results if p is not None]
+    if pair_rows:
+        out += [
+            "",
+            f"Verification pairs ({pair_rows[0][1].pairs}), raw vs normalised against a "
+            f"race-balanced cohort of {pair_rows[0][1].cohort_size} UTKFace adults (what "
+            "`/api/verify` does with `cohortGalleryId`):",
+            "",
+            "| system | scoring | TAR at FAR 1e-2 | TAR at FAR 1e-3 | EER |",
+            "|---|---|---|---|---|",
+        ]
+        for system, p in pair_rows:
+            for name, tar in p.tar.items():
+                out.append(
+                    f"| {system} | {name} | {_pct(tar[1e-2])} | {_pct(tar[1e-3])} | "
+                    f"{_pct(p.eer[name])} |"
+                )
+    return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from bench import metrics
+from bench import fairness, metrics
 from bench.scoring import (
     EMOTIONS,
     AgeResult,
@@ -32,6 +32,8 @@ class SystemResults:
     verification: VerificationResult | None = None
     identification: IdentificationResult | None = None
     false_matches: FalseMatchResult | None = None
+    fairness: fairness.FairnessResult | None = None
+    pairs: fairness.PairVerification | None = None
 
 
 @dataclass
@@ -382,7 +384,9 @@ def identification_section(systems: list[SystemResults]) -> list[str]:
         "(a person's score = best of their photos). Rank-1: the best candidate is the right "
         "person. Identified: ... and it scores at or above the threshold (open-set DIR). "
         "Unknown rejection: an unknown probe gets no candidate at or above the threshold "
-        "(= 1 - FPIR). Mean (min-max) over seeds 0-9 shows how much the split matters.",
+        "(= 1 - FPIR). Mean (min-max) over seeds 0-9 shows how much the split matters. "
+        "Scores here are each system's raw 1:1 scores; what `/api/identify` returns "
+        "(normalised scores) is the next section.",
         "",
     ]
     rows = []
@@ -629,6 +633,9 @@ def render(res: EvalResults) -> str:
         lines += [*verification_section(systems), ""]
     if any(s.identification for s in systems):
         lines += [*identification_section(systems), ""]
+    if any(s.fairness for s in systems):
+        found = [(s.fairness, s.pairs) for s in systems if s.fairness is not None]
+        lines += [*fairness.render_section(found), ""]
     if any(s.false_matches for s in systems):
         lines += [*false_match_section(systems), ""]
     if res.age or res.gender or res.emotion:
