@@ -17,7 +17,6 @@ def detect(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, list]:
         options = parse_detect_options(req.params)
         image = bound_image(req.get_body(), call.content_length)
-        customer = call.customer()
-        return 200, detection.detect(customer, call.context(), image, options)
+        return 200, detection.detect(call.caller(), image, options)
 
     return handle(req, work)

@@ -13,9 +13,7 @@ bp = func.Blueprint()
 @bp.route(route="galleries", methods=["GET"])
 def galleries_list(req: func.HttpRequest) -> func.HttpResponse:
     """The caller's galleries."""
-    return handle(
-        req, lambda call: (200, galleries.list_galleries(call.customer(), call.context()))
-    )
+    return handle(req, lambda call: (200, galleries.list_galleries(call.caller())))
 
 
 @bp.function_name("gallery_put")
@@ -25,9 +23,7 @@ def gallery_put(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, dict]:
         body = parse_json_body(req.get_body(), call.content_length)
-        gallery = galleries.create_gallery(
-            call.customer(), call.context(), call.route("galleryId"), body
-        )
+        gallery = galleries.create_gallery(call.caller(), call.route("galleryId"), body)
         return 200, gallery
 
     return handle(req, work)
@@ -40,7 +36,7 @@ def gallery_get(req: func.HttpRequest) -> func.HttpResponse:
         req,
         lambda call: (
             200,
-            galleries.get_gallery(call.customer(), call.context(), call.route("galleryId")),
+            galleries.get_gallery(call.caller(), call.route("galleryId")),
         ),
     )
 
@@ -51,7 +47,7 @@ def gallery_delete(req: func.HttpRequest) -> func.HttpResponse:
     """Erase the gallery, every person in it and every template."""
 
     def work(call: Call) -> tuple[int, None]:
-        galleries.delete_gallery(call.customer(), call.context(), call.route("galleryId"))
+        galleries.delete_gallery(call.caller(), call.route("galleryId"))
         return 200, None
 
     return handle(req, work)
@@ -64,9 +60,7 @@ def persons_add(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, dict]:
         body = parse_json_body(req.get_body(), call.content_length)
-        return 200, galleries.create_person(
-            call.customer(), call.context(), call.route("galleryId"), body
-        )
+        return 200, galleries.create_person(call.caller(), call.route("galleryId"), body)
 
     return handle(req, work)
 
@@ -78,7 +72,7 @@ def persons_list(req: func.HttpRequest) -> func.HttpResponse:
         req,
         lambda call: (
             200,
-            galleries.list_persons(call.customer(), call.context(), call.route("galleryId")),
+            galleries.list_persons(call.caller(), call.route("galleryId")),
         ),
     )
 
@@ -88,7 +82,7 @@ def persons_list(req: func.HttpRequest) -> func.HttpResponse:
 def person_get(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, dict]:
         return 200, galleries.get_person(
-            call.customer(), call.context(), call.route("galleryId"), call.route("personId")
+            call.caller(), call.route("galleryId"), call.route("personId")
         )
 
     return handle(req, work)
@@ -101,7 +95,7 @@ def person_delete(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, dict]:
         return 200, galleries.delete_person(
-            call.customer(), call.context(), call.route("galleryId"), call.route("personId")
+            call.caller(), call.route("galleryId"), call.route("personId")
         )
 
     return handle(req, work)
@@ -115,8 +109,7 @@ def faces_add(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, dict]:
         image = bound_image(req.get_body(), call.content_length)
         return 200, galleries.add_face(
-            call.customer(),
-            call.context(),
+            call.caller(),
             call.route("galleryId"),
             call.route("personId"),
             image,
@@ -134,8 +127,7 @@ def faces_add(req: func.HttpRequest) -> func.HttpResponse:
 def face_delete(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, None]:
         galleries.delete_face(
-            call.customer(),
-            call.context(),
+            call.caller(),
             call.route("galleryId"),
             call.route("personId"),
             call.route("persistedFaceId"),

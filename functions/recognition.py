@@ -16,7 +16,7 @@ def verify(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, dict]:
         request = parse_verify(parse_json_body(req.get_body(), call.content_length))
-        return 200, recognition.verify(call.customer(), call.context(), request)
+        return 200, recognition.verify(call.caller(), request)
 
     return handle(req, work)
 
@@ -28,6 +28,6 @@ def identify(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, list]:
         request = parse_identify(parse_json_body(req.get_body(), call.content_length))
-        return 200, recognition.identify(call.customer(), call.context(), request)
+        return 200, recognition.identify(call.caller(), request)
 
     return handle(req, work)

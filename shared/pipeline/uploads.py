@@ -48,7 +48,7 @@ from shared.errors import (
 from shared.galleries import store
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import new_id
-from shared.policy import FEATURES, Customer, context_from, get_customer
+from shared.policy import FEATURES, Caller, Customer, context_from, get_customer
 from shared.service import detection, engine, recognition
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
@@ -237,7 +237,9 @@ def process_upload(blob_name: str) -> dict[str, Any] | None:
         )
         options = _options(request)
         identify = ["identify"] if request.gallery_id is not None else []
-        body["decisionId"] = detection.authorize_detect(customer, context, options, identify)
+        body["decisionId"] = detection.authorize_detect(
+            Caller(customer, context), options, identify
+        )
         if request.gallery_id is not None:
             store.get_gallery(customer.id, request.gallery_id)  # NotFound before any byte is read
         if props.size > MAX_IMAGE_BYTES:

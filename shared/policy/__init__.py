@@ -27,6 +27,8 @@ Public API (everything else in this package is internal and may change)::
         Calls ``work()`` only after an audited allow; raises PolicyDenied
         (``decision.denial()``) or ServiceUnavailable otherwise. Prefer it.
 
+    Caller(customer, context): who asks and in which context; every use case's first argument.
+
     Decision: allowed, actions, action, policy_ids, decision_id, denied_actions,
         to_dict(), denial() -> PolicyDenied
     Customer: id, name, sector, country, status, review_state, sensitive_use,
@@ -43,7 +45,7 @@ See docs/policy.md for the policies, the registry, keys and the audit schema.
 """
 
 from shared.policy.audit import audit_rows
-from shared.policy.context import Context, context_from
+from shared.policy.context import Caller, Context, context_from
 from shared.policy.decisions import Decision, decide, decide_all, guarded
 from shared.policy.model import (
     ACTIONS,
@@ -63,6 +65,7 @@ __all__ = [
     "FEATURES",
     "GATE_ACTIONS",
     "UNKNOWN_CAPTURE",
+    "Caller",
     "Context",
     "Customer",
     "Decision",

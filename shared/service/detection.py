@@ -7,16 +7,15 @@ from typing import Any
 
 from shared import faceids, vision
 from shared.api.requests import DetectOptions
-from shared.policy import Context, Customer
+from shared.policy import Caller, Customer
 from shared.service import engine, gate
 
 
-def authorize_detect(
-    customer: Customer, context: Context, options: DetectOptions, extra: Sequence[str] = ()
-) -> str:
+def authorize_detect(caller: Caller, options: DetectOptions, extra: Sequence[str] = ()) -> str:
     """One decision for every action of a detect request (a faceId included, plus
     ``extra``, e.g. identify for an upload against a gallery); the decision id."""
-    return gate.require(customer, [*options.actions, *extra], context).decision_id
+    actions = [*options.actions, *extra]
+    return gate.require(caller.customer, actions, caller.context).decision_id
 
 
 def analyze(customer: Customer, image: bytes, options: DetectOptions) -> list[dict[str, Any]]:
@@ -40,8 +39,6 @@ def analyze(customer: Customer, image: bytes, options: DetectOptions) -> list[di
     return body
 
 
-def detect(
-    customer: Customer, context: Context, image: bytes, options: DetectOptions
-) -> list[dict[str, Any]]:
-    authorize_detect(customer, context, options)
-    return analyze(customer, image, options)
+def detect(caller: Caller, image: bytes, options: DetectOptions) -> list[dict[str, Any]]:
+    authorize_detect(caller, options)
+    return analyze(caller.customer, image, options)

@@ -12,7 +12,7 @@ from shared.errors import BadArgument
 from shared.galleries import store
 from shared.galleries.index import INDEXES
 from shared.matching import Cohort, calibration_for, pair_confidence
-from shared.policy import Context, Customer
+from shared.policy import Caller
 from shared.service import gate
 
 
@@ -35,11 +35,12 @@ def _gallery_cohort(customer_id: str, gallery_id: str) -> tuple[store.Gallery, C
     return gallery, cohort
 
 
-def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPerson) -> dict:
+def verify(caller: Caller, request: VerifyFaces | VerifyPerson) -> dict:
     """1:1. Against a person: normalised against that person's gallery. Two faceIds:
     normalised against ``cohortGalleryId`` when given, else the raw score (docs/accuracy.md
     says why a cohort is recommended)."""
-    gate.require(customer, ["verify"], context)
+    customer = caller.customer
+    gate.require(customer, ["verify"], caller.context)
     if isinstance(request, VerifyFaces):
         first = faceids.load(customer.id, request.face_id1)
         second = faceids.load(customer.id, request.face_id2)
@@ -86,8 +87,9 @@ def identify_templates(
     return results
 
 
-def identify(customer: Customer, context: Context, request: IdentifyRequest) -> list[dict]:
-    gate.require(customer, ["identify"], context)
+def identify(caller: Caller, request: IdentifyRequest) -> list[dict]:
+    customer = caller.customer
+    gate.require(customer, ["identify"], caller.context)
     probes = []
     for face_id in request.face_ids:
         stored = faceids.load(customer.id, face_id)

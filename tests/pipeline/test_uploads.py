@@ -174,14 +174,13 @@ def test_bad_uploads_fail_finally(customer, data, metadata, code):
 
 
 def test_identify_against_a_gallery(customer):
-    from shared.policy import context_from, get_customer
+    from shared.policy import Caller, context_from, get_customer
     from shared.service import galleries
 
-    who = get_customer(customer)
-    context = context_from(capture="photo", channel="http", request_id="t")
-    galleries.create_gallery(who, context, "crew", {"name": "Crew"})
-    person = galleries.create_person(who, context, "crew", {"name": "Eileen"})["personId"]
-    galleries.add_face(who, context, "crew", person, photos.ASTRONAUT.read_bytes(), None)
+    who = Caller(get_customer(customer), context_from("photo", "http", request_id="t"))
+    galleries.create_gallery(who, "crew", {"name": "Crew"})
+    person = galleries.create_person(who, "crew", {"name": "Eileen"})["personId"]
+    galleries.add_face(who, "crew", person, photos.ASTRONAUT.read_bytes(), None)
     image = photos.encode(photos.composite((300, 260)), "JPEG")
     name = upload(customer, image, galleryid="crew", capturecontext="photo")
     uploads.process_upload(name)
