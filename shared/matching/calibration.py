@@ -65,7 +65,7 @@ class Calibration:
 
 
 # Measured with `make eval` (bench/fairness.py) on a race-balanced gallery of ~230 people:
-# threshold 4.7 gives about 4% stranger false identifications there; the threshold that
+# threshold 4.85 gives about 4.8% stranger false identifications there; the threshold that
 # gives 4% rose by 0.35 per e-fold of gallery size over galleries of 25 to 790 people; the
 # prior is the mean top-20 cohort score and spread of stranger probes in that gallery
 # (docs/accuracy.md, "Fair identification").
@@ -74,7 +74,7 @@ _CALIBRATIONS: dict[str, Calibration] = {
         cohort_size=20,
         prior_mean=-0.664,
         prior_spread=0.0355,
-        threshold=4.7,
+        threshold=4.85,
         reference_size=230,
         size_slope=0.35,
         min_size=100,
