@@ -215,13 +215,18 @@ class Cohort:
         return float(self.calibration.confidence(scores.max()))  # one comparison: no size term
 
     def probe_stats(self, query: np.ndarray) -> tuple[float, float]:
-        """Top-k cohort statistics of a face that is not in this gallery (1:1 verify)."""
+        """Top-k cohort statistics of a face compared 1:1 (verify of two faceIds).
+
+        The face's best-matching person is left out: in a customer's own gallery it may be
+        the very person being verified, whose score would inflate the cohort's spread.
+        """
         k = self.calibration.cohort_size
         if len(self.matrix) == 0:
             mean, spread = top_k_stats(np.zeros((0, 1)), k, self.calibration)
-        else:
-            neg = _negative_squared_distances(query, self.matrix, self._sq)
-            mean, spread = top_k_stats(self._top(self._best_per_person(neg)), k, self.calibration)
+            return float(mean[0]), float(spread[0])
+        neg = _negative_squared_distances(query, self.matrix, self._sq)[0]
+        best = self._best_per_person(neg[None, :])[:, 0]
+        mean, spread = self._probe_stats(best, np.array([int(np.argmax(best))]))
         return float(mean[0]), float(spread[0])
 
     def _segment(self, person: int) -> tuple[int, int]:

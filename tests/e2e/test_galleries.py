@@ -149,3 +149,33 @@ def test_us_police_cannot_verify_or_identify(us_police, acme, gallery):
     for response in (verify, identify, enroll_gallery):
         assert response.status_code == 403, response.text
         assert "us-law-enforcement-moratorium" in response.json()["error"]["policyIds"]
+
+
+def test_verify_two_faces_normalised_against_a_cohort_gallery(acme, globex, gallery):
+    """``cohortGalleryId``: the pair's score is normalised against one of the caller's own
+    galleries; another customer's gallery is as unknown as a missing one."""
+    assert enroll(acme, gallery, add_person(acme, gallery, "Eileen"), ASTRONAUT).ok
+    assert enroll(acme, gallery, add_person(acme, gallery, "Grace"), HOPPER).ok
+    probe, again, hopper = (face_id(acme, image) for image in (ASTRONAUT, ASTRONAUT_AGAIN, HOPPER))
+    same = acme.post_json(
+        "/verify", {"faceId1": probe, "faceId2": again, "cohortGalleryId": gallery}
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["isIdentical"] is True
+    other = acme.post_json(
+        "/verify", {"faceId1": probe, "faceId2": hopper, "cohortGalleryId": gallery}
+    )
+    assert other.status_code == 200 and other.json()["isIdentical"] is False
+    assert other.json()["confidence"] < same.json()["confidence"]
+
+    theirs = f"g-{uuid.uuid4().hex[:10]}"
+    assert globex.request("PUT", f"/galleries/{theirs}", json={"name": "Theirs"}).ok
+    foreign = acme.post_json(
+        "/verify", {"faceId1": probe, "faceId2": again, "cohortGalleryId": theirs}
+    )
+    assert foreign.status_code == 404 and error_code(foreign) == "NotFound"
+    bad = acme.post_json(
+        "/verify", {"faceId1": probe, "faceId2": again, "cohortGalleryId": "no/pe"}
+    )
+    assert bad.status_code == 400 and error_code(bad) == "BadArgument"
+    globex.request("DELETE", f"/galleries/{theirs}", check_contract=False)
