@@ -24,10 +24,12 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     PolicyDenied,
+    RateLimited,
     ServiceUnavailable,
     Unauthorized,
 )
 from shared.identifiers import new_id
+from shared.limits import quota
 from shared.policy import Caller, Context, Customer, authenticate, context_from
 
 log = logging.getLogger("facegate.http")
@@ -38,6 +40,7 @@ PURPOSE_HEADER = "X-Purpose"
 
 STATUS: tuple[tuple[type[FaceGateError], int], ...] = (
     (PolicyDenied, 403),
+    (RateLimited, 429),
     (Unauthorized, 401),
     (NotFound, 404),
     (Conflict, 409),
@@ -58,8 +61,11 @@ class Call:
         self._customer: Customer | None = None
 
     def customer(self) -> Customer:
+        """The caller, counted against its rate limit (RateLimited past it)."""
         if self._customer is None:
-            self._customer = authenticate(self.req.headers.get(KEY_HEADER))
+            customer = authenticate(self.req.headers.get(KEY_HEADER))
+            quota.admit_request(customer, self.request_id)
+            self._customer = customer
         return self._customer
 
     def context(self) -> Context:
@@ -106,6 +112,8 @@ def error_response(error: FaceGateError, request_id: str) -> func.HttpResponse:
     headers = {"WWW-Authenticate": KEY_HEADER} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "10"}
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     return json_response(status, body, request_id, headers)
 
 

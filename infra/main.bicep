@@ -10,7 +10,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource; must offer the Flex Consumption plan.')
+@description('Region of every resource: one of the regions that offer the Flex Consumption plan (az functionapp list-flexconsumption-locations), as the Azure-Samples Flex quickstarts list them.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -40,12 +73,12 @@ param principalType string = 'User'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to; bounds the bill as well as the load.')
-@minValue(1)
+@description('Most instances the app scales out to; bounds the bill as well as the load. Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Always-ready instances for HTTP functions; 0 (default) scales to zero.')
+@description('Always-ready instances for HTTP functions; 0 (default) scales to zero. With zoneRedundant, a non-zero count is raised to at least 2 (one per zone is the platform minimum).')
 @minValue(0)
 param alwaysReadyInstances int = 0
 
@@ -71,6 +104,12 @@ param usFederalFaceLawInForce bool = false
 @minValue(0)
 @maxValue(30)
 param registryCacheSeconds int = 15
+
+@description('App setting FACEGATE_RATE_LIMIT (N/S: N requests per S seconds per customer).')
+param rateLimit string = '10/1'
+
+@description('App setting FACEGATE_VERIFY_LIMIT (N/S: verify calls per gallery per customer).')
+param verifyLimit string = '100/3600'
 
 @description('App setting FACEGATE_ONNX_THREADS.')
 @minValue(1)
@@ -99,6 +138,8 @@ var tableNames = [
   'faces'
   'faceids'
   'poisonuploads'
+  'operations'
+  'ratelimits'
 ]
 var queueNames = [
   'webjobs-blobtrigger-poison'
@@ -166,6 +207,8 @@ module functionApp 'modules/function-app.bicep' = {
     zoneRedundant: zoneRedundant
     usFederalFaceLawInForce: usFederalFaceLawInForce
     registryCacheSeconds: registryCacheSeconds
+    rateLimit: rateLimit
+    verifyLimit: verifyLimit
     onnxThreads: onnxThreads
   }
 }

@@ -68,6 +68,16 @@ class PayloadTooLarge(FaceGateError):
     code = "PayloadTooLarge"
 
 
+class RateLimited(FaceGateError):
+    """Too many requests in the current window; ``retry_after`` seconds until the next one."""
+
+    code = "RateLimitExceeded"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ServiceUnavailable(FaceGateError):
     """A dependency (registry, policy, storage) is unreachable: fail closed."""
 

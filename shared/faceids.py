@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared import templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
-from shared.storage import clients, names
+from shared.storage import clients, expiry, names
 from shared.storage.faults import storage_unavailable_as_503
 
 TTL = dt.timedelta(hours=24)
@@ -57,10 +57,14 @@ def save(customer_id: str, template: np.ndarray, model: str, now: dt.datetime | 
 
 
 def save_many(
-    customer_id: str, items: list[tuple[np.ndarray, str]], now: dt.datetime | None = None
+    customer_id: str,
+    items: list[tuple[np.ndarray, str]],
+    now: dt.datetime | None = None,
+    ttl: dt.timedelta = TTL,
 ) -> list[str]:
-    """Keep several templates (one transaction per 100); returns their faceIds in order."""
-    expires = (now or _utcnow()) + TTL
+    """Keep several templates (one transaction per 100) for ``ttl`` (at most 24 hours);
+    returns their faceIds in order."""
+    expires = (now or _utcnow()) + min(ttl, TTL)
     ids = [new_id() for _ in items]
     rows = [
         {
@@ -94,24 +98,5 @@ def load(customer_id: str, face_id: str, now: dt.datetime | None = None) -> Stor
 
 def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete every expired faceId of every customer; returns how many went."""
-    table = _table()
-    purged = 0
     with storage_unavailable_as_503():
-        rows = table.query_entities(
-            "expiresAt le @now",
-            parameters={"now": now or _utcnow()},
-            select=["PartitionKey", "RowKey"],
-        )
-        by_partition: dict[str, list[tuple[str, dict]]] = {}
-        for row in rows:
-            batch = by_partition.setdefault(row["PartitionKey"], [])
-            batch.append(("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}))
-            if len(batch) == _BATCH:
-                table.submit_transaction(batch)
-                purged += len(batch)
-                batch.clear()
-        for batch in by_partition.values():
-            if batch:
-                table.submit_transaction(batch)
-                purged += len(batch)
-    return purged
+        return expiry.purge_expired(_table(), now or _utcnow())

@@ -43,6 +43,18 @@ SETTINGS: tuple[Setting, ...] = (
         "revocation takes effect within this time (at most 30).",
     ),
     Setting(
+        "FACEGATE_RATE_LIMIT",
+        "10/1",
+        "Default per-customer rate limit, N/S (N requests per S seconds) on every HTTP route, "
+        "counted across instances; a customer's registry record may set its own.",
+    ),
+    Setting(
+        "FACEGATE_VERIFY_LIMIT",
+        "100/3600",
+        "Default per-customer limit on verify calls against one gallery, N/S; verifying a "
+        "face against every person of a gallery is identification.",
+    ),
+    Setting(
         "FACEGATE_ONNX_THREADS",
         "1",
         "Intra-op threads per ONNX session (the Functions host runs requests in parallel).",

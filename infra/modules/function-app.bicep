@@ -40,8 +40,8 @@ param applicationInsightsName string
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances the plan scales out to (also a cost bound).')
-@minValue(1)
+@description('Upper bound on instances the plan scales out to (also a cost bound); Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -60,15 +60,24 @@ param usFederalFaceLawInForce bool = false
 @maxValue(30)
 param registryCacheSeconds int = 15
 
+@description('FACEGATE_RATE_LIMIT: default per-customer requests per window, N/S.')
+param rateLimit string = '10/1'
+
+@description('FACEGATE_VERIFY_LIMIT: default per-customer verify calls per gallery per window, N/S.')
+param verifyLimit string = '100/3600'
+
 @description('FACEGATE_ONNX_THREADS.')
 @minValue(1)
 param onnxThreads int = 1
 
 // Always-ready instances apply to the HTTP functions group only; blob work can wait a cold start.
+// A zone-redundant app needs at least 2 always-ready instances in any group that has some
+// (Flex Consumption refuses 1), so a count of 1 is raised to 2 there; 0 stays 0.
+var alwaysReadyCount = (zoneRedundant && alwaysReadyInstances > 0) ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
 var alwaysReadyHttp = [
   {
     name: 'http'
-    instanceCount: alwaysReadyInstances
+    instanceCount: alwaysReadyCount
   }
 ]
 
@@ -154,6 +163,14 @@ var appSettings = [
     value: string(registryCacheSeconds)
   }
   {
+    name: 'FACEGATE_RATE_LIMIT'
+    value: rateLimit
+  }
+  {
+    name: 'FACEGATE_VERIFY_LIMIT'
+    value: verifyLimit
+  }
+  {
     name: 'FACEGATE_ONNX_THREADS'
     value: string(onnxThreads)
   }
@@ -217,7 +234,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyInstances > 0 ? alwaysReadyHttp : []
+        alwaysReady: alwaysReadyCount > 0 ? alwaysReadyHttp : []
       }
       runtime: {
         name: 'python'

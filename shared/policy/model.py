@@ -47,6 +47,9 @@ CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_PURPOSES = 20
 MAX_NAME = 200
+# A rate limit: "N/S" = at most N requests per S-second window ("" = the app's default).
+LIMIT = re.compile(r"^([1-9][0-9]{0,6})/([1-9][0-9]{0,4})$")
+MAX_LIMIT_WINDOW = 86400
 
 
 def utc_now() -> datetime:
@@ -135,6 +138,20 @@ def country(value: object) -> str:
     return code
 
 
+def limit(value: object, what: str) -> str:
+    """A rate limit "N/S" (N requests per S seconds, S <= 86400), or "" for the default."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return ""
+    match = LIMIT.fullmatch(text)
+    if match is None or int(match.group(2)) > MAX_LIMIT_WINDOW:
+        raise BadArgument(
+            f"{what} must be N/S: at most N requests per S seconds (S up to "
+            f"{MAX_LIMIT_WINDOW}), e.g. 10/1; got {text[:40]!r}."
+        )
+    return text
+
+
 def name(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text or len(text) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in text):
@@ -168,6 +185,8 @@ class Customer:
     purposes: tuple[str, ...] = ()
     retention: str = "delete"
     default_features: tuple[str, ...] = ("detect",)
+    rate_limit: str = ""  # requests per window, all HTTP routes ("" = FACEGATE_RATE_LIMIT)
+    verify_limit: str = ""  # verify calls per gallery per window ("" = FACEGATE_VERIFY_LIMIT)
     created_at: str = ""
     updated_at: str = ""
 
@@ -212,6 +231,8 @@ EDITABLE: tuple[str, ...] = (
     "purposes",
     "retention",
     "default_features",
+    "rate_limit",
+    "verify_limit",
 )
 
 
@@ -234,6 +255,8 @@ def validated(data: Mapping[str, Any]) -> Customer:
         default_features=actions(
             data.get("default_features", ("detect",)), "default features", FEATURES
         ),
+        rate_limit=limit(data.get("rate_limit", ""), "rate limit"),
+        verify_limit=limit(data.get("verify_limit", ""), "verify limit"),
         created_at=str(data.get("created_at", "")),
         updated_at=str(data.get("updated_at", "")),
     )

@@ -112,6 +112,8 @@ def _to_entity(customer: Customer) -> dict[str, Any]:
         "Purposes": ",".join(customer.purposes),
         "Retention": customer.retention,
         "DefaultFeatures": ",".join(customer.default_features),
+        "RateLimit": customer.rate_limit,
+        "VerifyLimit": customer.verify_limit,
         "CreatedAt": customer.created_at,
         "UpdatedAt": customer.updated_at,
     }
@@ -133,6 +135,8 @@ def _from_entity(entity: Mapping[str, Any]) -> Customer:
                 "purposes": entity.get("Purposes") or "",
                 "retention": entity.get("Retention"),
                 "default_features": entity.get("DefaultFeatures") or "",
+                "rate_limit": entity.get("RateLimit") or "",
+                "verify_limit": entity.get("VerifyLimit") or "",
                 "created_at": entity.get("CreatedAt", ""),
                 "updated_at": entity.get("UpdatedAt", ""),
             }

@@ -11,6 +11,7 @@ from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
 from shared.errors import BadArgument
 from shared.galleries import store
 from shared.galleries.index import INDEXES
+from shared.limits import quota
 from shared.matching import Cohort, calibration_for, pair_confidence
 from shared.policy import Caller
 from shared.service import gate
@@ -40,6 +41,8 @@ def verify(caller: Caller, request: VerifyFaces | VerifyPerson) -> dict:
     normalised against ``cohortGalleryId`` when given, else the raw score (docs/accuracy.md
     says why a cohort is recommended)."""
     customer = caller.customer
+    if isinstance(request, VerifyPerson):  # counted first: a refusal is its one audit group
+        quota.admit_verify(caller, request.gallery_id)  # a verify loop is identify
     gate.require(customer, ["verify"], caller.context)
     if isinstance(request, VerifyFaces):
         first = faceids.load(customer.id, request.face_id1)

@@ -19,6 +19,8 @@ PERSONS = "persons"  # persons in a gallery
 FACES = "faces"  # enrolled faces (embeddings) of a person
 FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
 POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
+OPERATIONS = "operations"  # Azure-style long-running operations (large person group training)
+RATELIMITS = "ratelimits"  # request counters per customer and time window, shared by instances
 
 TABLES: tuple[str, ...] = (
     CUSTOMERS,
@@ -29,6 +31,8 @@ TABLES: tuple[str, ...] = (
     FACES,
     FACEIDS,
     POISON,
+    OPERATIONS,
+    RATELIMITS,
 )
 
 # Queues

@@ -150,6 +150,7 @@ class Analyzer:
                 confidence=round(float(dets.scores[i]), 4),
                 box=dets.boxes[i].astype(np.float64),
                 points=np.asarray(dets.keypoints[i], np.float64),
+                scale=scale,
             )
             for i in range(len(dets))
         ][: int(max_faces)]

@@ -31,6 +31,7 @@ class Face:
     box: np.ndarray = field(default_factory=lambda: np.zeros(4), repr=False)
     points: np.ndarray = field(default_factory=lambda: np.zeros((5, 2)), repr=False)
     mesh: Any = field(default=None, repr=False)
+    scale: float = field(default=1.0, repr=False)  # analysed pixels per original pixel
 
     def to_json(self, *, landmarks: bool = True, attributes: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"faceRectangle": dict(self.rectangle)}

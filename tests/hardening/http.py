@@ -33,6 +33,27 @@ KNOWN_CODES: dict[int, frozenset[str]] = {
     404: frozenset({"NotFound"}),
     409: frozenset({"Conflict", "RecognitionModelMismatch"}),
     413: frozenset({"PayloadTooLarge"}),
+    429: frozenset({"RateLimitExceeded"}),
+    503: frozenset({"ServiceUnavailable"}),
+}
+# On Azure's route family (/api/face/...), Azure's codes (shared/api/azure_face/errors.py).
+AZURE_PREFIX = "/api/face/"
+AZURE_CODES: dict[int, frozenset[str]] = {
+    400: KNOWN_CODES[400],
+    401: frozenset({"401"}),
+    403: frozenset({"UnsupportedFeature"}),
+    404: frozenset(
+        {
+            "NotFound",
+            "LargePersonGroupNotFound",
+            "PersonNotFound",
+            "PersistedFaceNotFound",
+            "FaceNotFound",
+            "OperationNotFound",
+        }
+    ),
+    409: frozenset({"LargePersonGroupExists", "RecognitionModelMismatch"}),
+    429: frozenset({"429"}),
     503: frozenset({"ServiceUnavailable"}),
 }
 # What the host itself may answer before the app runs: no route (404), wrong method
@@ -89,11 +110,14 @@ def check_answer(method: str, raw_path: str, answer: Answer) -> str:
     path = raw_path.split("?", 1)[0]
     if answer.from_app:
         body = answer.json()
+        azure = path.startswith(AZURE_PREFIX)
         if answer.status >= 400:
-            assert answer.code in KNOWN_CODES.get(answer.status, ()), (
+            codes = AZURE_CODES if azure else KNOWN_CODES
+            assert answer.code in codes.get(answer.status, ()), (
                 f"{method} {path} -> {answer.status} with unknown code {answer.code!r}"
             )
-        contract.check(method, path, answer.status, body)
+        if not azure:  # Azure's routes keep Azure's contract (the SDK tests hold them to it)
+            contract.check(method, path, answer.status, body)
     else:
         assert answer.status in HOST_ANSWERS, f"host answered {answer.status} to {method} {path}"
         if answer.body:

@@ -97,9 +97,11 @@ def param_value(draw: st.DrawFn, name: str, own: dict[str, str], method: str) ->
 
 
 def _body(name: str, draw: st.DrawFn) -> tuple[bytes | None, dict[str, str]]:
-    if name == "faces_add":
+    if name in ("faces_add", "azure_face_add"):
         return BLANK, {"Content-Type": "application/octet-stream"}
-    if name in ("gallery_put", "persons_add"):
+    if name in ("gallery_put", "persons_add") or name.startswith(
+        ("azure_group_", "azure_persons_", "azure_person_", "azure_face_")
+    ):
         return b'{"name": "fuzz"}', {"Content-Type": "application/json"}
     return None, {}
 

@@ -31,6 +31,8 @@ FIELD_OPTIONS: dict[str, str] = {
     "purposes": "--purposes",
     "retention": "--retention",
     "default_features": "--default-features",
+    "rate_limit": "--rate-limit",
+    "verify_limit": "--verify-limit",
 }
 
 
@@ -188,6 +190,19 @@ def _customer_fields(parser: argparse.ArgumentParser, adding: bool) -> None:
         "--default-features",
         dest="default_features",
         help=f"blob upload defaults, of: {','.join(model.FEATURES)}",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        dest="rate_limit",
+        metavar="N/S",
+        help="at most N HTTP requests per S seconds ('' = FACEGATE_RATE_LIMIT)",
+    )
+    parser.add_argument(
+        "--verify-limit",
+        dest="verify_limit",
+        metavar="N/S",
+        help="at most N verify calls against one gallery per S seconds "
+        "('' = FACEGATE_VERIFY_LIMIT)",
     )
 
 

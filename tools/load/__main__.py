@@ -6,22 +6,27 @@
 
 Exit status 1 when any request got a 5xx, a status it should not get, or no answer.
 With its own stack it also checks the audit trail: every request the gate decided
-(200 or 403) has its audit row, found by the request id the response carried.
+(200 or 403) has its audit row, found by the request id the response carried; and it runs
+the noisy-neighbour comparison (tools/load/noisy.py): a quiet customer's detect latency
+alone and while another customer floods past its rate limit (reports/load/noisy.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from tools.dev.azurite import ROOT
+from tools.load import noisy
 from tools.load.runner import Report, Target, load
 
 REPORT = ROOT / "reports" / "load" / "load.json"
+NOISY_REPORT = ROOT / "reports" / "load" / "noisy.json"
 
 
 def audit_request_ids(customers: list[str], since: dt.date) -> set[str]:
@@ -69,13 +74,20 @@ def main(argv: list[str] | None = None) -> int:
             target = Target(stack.url, stack.keys["ok"], stack.keys["police"])
             report = load(target, args.requests, args.concurrency, args.timeout)
             missing = unaudited(report, list(stack.customers.values()), since)
+            neighbours = noisy.run(
+                stack.url, stack.keys["quiet"], stack.keys["unlimited"], stack.keys["noisy"]
+            )
     print(report.text())
     if not args.url:
         decided = sum(1 for o in report.outcomes if o.status in (200, 403))
         print(f"audit: {decided - len(missing)}/{decided} decided requests have their audit row")
+    if not args.url:
+        print(noisy.text(neighbours))
     report.write(args.report)
+    if not args.url:
+        NOISY_REPORT.write_text(json.dumps(neighbours, indent=1) + "\n")
     print(f"figures written to {args.report} ({time.monotonic() - started:.0f} s in all)")
-    verdict = report.ok and not missing
+    verdict = report.ok and not missing and (bool(args.url) or neighbours["ok"])
     print("PASS: no 5xx, no request lost" if verdict else "FAIL")
     if not args.url:
         if verdict:

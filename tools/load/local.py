@@ -28,7 +28,7 @@ ALL_ACTIONS = ("detect", "age", "gender", "emotion", "verify", "identify", "enro
 @dataclass
 class Stack:
     url: str
-    keys: dict[str, str]  # role -> key: "ok", "police"
+    keys: dict[str, str]  # role -> key: "ok", "police", "quiet", "unlimited", "noisy"
     customers: dict[str, str]  # role -> customer id
     log_path: Path
     work: Path  # Azurite and dev host logs and state; removed by the caller on success
@@ -52,12 +52,24 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None
 def _seed(run: str) -> tuple[dict[str, str], dict[str, str]]:
     from tools.dev.seed import seed_customer
 
-    ok = seed_customer(f"load-{run}", actions=ALL_ACTIONS, purposes=("load-test",))
+    # the mixed run measures robustness, not rate limits: its customers get room to spare
+    room = {"rate_limit": "100000/1", "verify_limit": "100000/1"}
+    ok = seed_customer(f"load-{run}", actions=ALL_ACTIONS, purposes=("load-test",), **room)
     police = seed_customer(
-        f"load-pd-{run}", sector="law_enforcement", country="US", actions=ALL_ACTIONS
+        f"load-pd-{run}", sector="law_enforcement", country="US", actions=ALL_ACTIONS, **room
     )
-    keys = {"ok": ok["key"], "police": police["key"]}
-    return keys, {"ok": ok["customerId"], "police": police["customerId"]}
+    # the noisy-neighbour run: a quiet customer, and the same flood from a customer without a
+    # limit worth the name and from one held to 1 request per 5 seconds
+    quiet = seed_customer(f"load-quiet-{run}", actions=ALL_ACTIONS, **room)
+    unlimited = seed_customer(f"load-flood-{run}", actions=ALL_ACTIONS, **room)
+    noisy = seed_customer(f"load-noisy-{run}", actions=ALL_ACTIONS, rate_limit="1/5")
+    seeded = {
+        "ok": ok, "police": police, "quiet": quiet, "unlimited": unlimited, "noisy": noisy,
+    }  # fmt: skip
+    return (
+        {role: s["key"] for role, s in seeded.items()},
+        {role: s["customerId"] for role, s in seeded.items()},
+    )
 
 
 @contextlib.contextmanager
