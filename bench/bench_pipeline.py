@@ -2,12 +2,13 @@
 
     python -m bench.bench_pipeline [--uploads 100]
 
-A private in-memory Azurite and the real app in the dev host (tools/devhost, blob trigger
-by container scan, host.json's maxDegreeOfParallelism) process ``--uploads`` JPEGs made
+A private in-memory Azurite and the real app in the dev host (tools/devhost: BlobCreated
+events on the uploads queue, as Event Grid sends them in Azure, and the queue trigger's
+batch rules) process ``--uploads`` JPEGs made
 from the two public-domain test portraits, with every detect attribute plus age, gender
 and emotion. Throughput = uploads / (first upload started -> last result written). The
 same images are then analysed in this process with the same options, one at a time and
-two at a time, so the pipeline's overhead (polling, receipts, policy, storage round trips)
+two at a time, so the pipeline's overhead (events, queue polling, policy, storage round trips)
 shows as a ratio. Prints a table and writes reports/bench/pipeline.json.
 """
 
@@ -27,7 +28,8 @@ import numpy as np
 from tqdm import tqdm
 
 from shared import attributes as attribute_registry
-from shared.storage import clients, names
+from shared.pipeline import access
+from shared.storage import clients
 from shared.vision import Analyzer
 from shared.vision.catalog import Catalog
 from tests.data import make_photos as photos
@@ -56,8 +58,8 @@ def images(count: int) -> list[bytes]:
     return out
 
 
-def _result_names(prefix: str) -> set[str]:
-    container = clients.blob_service().get_container_client(names.RESULTS)
+def _result_names(customer: str, prefix: str) -> set[str]:
+    container = clients.blob_service().get_container_client(access.results_container(customer))
     return {b.name for b in container.list_blobs(name_starts_with=prefix)}
 
 
@@ -92,33 +94,31 @@ def _run_batch(data: list[bytes], host: AppHost) -> tuple[list[dict], float, flo
         purposes=("benchmark",),
     )["customerId"]
     host.start()
-    uploads = clients.blob_service().get_container_client(names.UPLOADS)
+    uploads = clients.blob_service().get_container_client(access.uploads_container(customer))
 
     def put(name: str, body: bytes) -> None:
-        uploads.upload_blob(
-            f"{customer}/{name}", body, metadata={"features": FEATURES, "purpose": "benchmark"}
-        )
+        uploads.upload_blob(name, body, metadata={"features": FEATURES, "purpose": "benchmark"})
 
     put("warmup/0.jpg", data[0])  # the host loads its models on its first upload
-    wait_until(lambda: _result_names(f"{customer}/warmup/"), "the warm-up result", 300)
+    wait_until(lambda: _result_names(customer, "warmup/"), "the warm-up result", 300)
     started = time.perf_counter()
     for i, body in enumerate(data):
         put(f"run/{i:04d}.jpg", body)
     uploaded = time.perf_counter() - started
-    prefix = f"{customer}/run/"
+    prefix = "run/"
     with tqdm(total=len(data), desc="pipeline results", unit="img", dynamic_ncols=True) as bar:
         done: set[str] = set()
         deadline = time.monotonic() + 900
         while len(done) < len(data):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {len(done)}/{len(data)} results after 900 s")
-            new = _result_names(prefix) - done
+            new = _result_names(customer, prefix) - done
             bar.update(len(new))
             done |= new
             if len(done) < len(data):
                 time.sleep(0.1)
     elapsed = time.perf_counter() - started
-    container = clients.blob_service().get_container_client(names.RESULTS)
+    container = clients.blob_service().get_container_client(access.results_container(customer))
     results = [json.loads(container.download_blob(n).readall()) for n in sorted(done)]
     return results, elapsed, uploaded
 
@@ -149,11 +149,8 @@ def run(uploads: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         pipeline = through_pipeline(data, Path(tmp))
     raw = {n: in_process(data, n) for n in (1, 2)}
-    parallel = int(
-        json.loads((ROOT / "host.json").read_text())["extensions"]["blobs"].get(
-            "maxDegreeOfParallelism", 1
-        )
-    )
+    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+    parallel = int(queues["batchSize"]) + int(queues["newBatchThreshold"])  # at most at once
     return {
         "pipeline": pipeline,
         "in_process": raw,

@@ -121,14 +121,13 @@ var tags = {
 }
 
 // Names of the app's containers, tables and queues: the same as shared/storage/names.py
-// (tests/infra checks it). The deployment container holds the Flex code package.
-var appContainerNames = [
-  'uploads'
-  'results'
-]
-var uploadsContainerName = 'uploads'
-var resultsContainerName = 'results'
+// (tests/infra checks it). The deployment container holds the Flex code package. There is
+// no shared upload container: each customer gets its own pair (up-<h>, rs-<h>) from
+// `python -m tools.admin uploads grant`, and Event Grid announces uploads on a queue.
+var appContainerNames = []
 var deploymentContainerName = 'deployment'
+var uploadEventsQueueName = 'uploadevents'
+var uploadContainerPrefix = 'up-'
 var tableNames = [
   'customers'
   'apikeys'
@@ -142,7 +141,8 @@ var tableNames = [
   'ratelimits'
 ]
 var queueNames = [
-  'webjobs-blobtrigger-poison'
+  'uploadevents'
+  'uploadevents-poison'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -233,10 +233,12 @@ module eventGrid 'modules/eventgrid.bicep' = {
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
+    queueName: uploadEventsQueueName
+    containerPrefix: uploadContainerPrefix
   }
 }
 
-// azd stores these in .azure/<env>/.env; the postdeploy hook and docs/deploy.md use them.
+// azd stores these in .azure/<env>/.env; docs/deploy.md uses them.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
@@ -248,7 +250,6 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
-output UPLOADS_CONTAINER_NAME string = uploadsContainerName
-output RESULTS_CONTAINER_NAME string = resultsContainerName
+output UPLOAD_EVENTS_QUEUE_NAME string = uploadEventsQueueName
 output DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

@@ -25,12 +25,6 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "FACEGATE_BLOB_SOURCE",
-        "LogsAndContainerScan",
-        "Blob trigger source: `EventGrid` in Azure (Flex Consumption), "
-        "`LogsAndContainerScan` (polling) locally.",
-    ),
-    Setting(
         "FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE",
         "false",
         "`true` only once a US federal law governs police use of face recognition; "

@@ -151,10 +151,6 @@ var appSettings = [
   }
   // FaceGate settings (shared/settings.py SETTINGS).
   {
-    name: 'FACEGATE_BLOB_SOURCE'
-    value: 'EventGrid'
-  }
-  {
     name: 'FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE'
     value: usFederalFaceLawInForce ? 'true' : 'false'
   }

@@ -4,11 +4,9 @@ Add a name here, not inline in a module, so `provision` and the Bicep check
 see it.
 """
 
-# Blob containers
-UPLOADS = "uploads"  # uploads/{customerId}/{name}: images dropped by cloud apps
-RESULTS = "results"  # results/{customerId}/{name}.json: one result per upload
-
-CONTAINERS: tuple[str, ...] = (UPLOADS, RESULTS)
+# Blob containers: none shared. Each customer has its own pair, up-<h> for uploads and
+# rs-<h> for results, created by the admin CLI (shared/pipeline/access.py names them).
+CONTAINERS: tuple[str, ...] = ()
 
 # Tables
 CUSTOMERS = "customers"  # the customer registry
@@ -36,7 +34,9 @@ TABLES: tuple[str, ...] = (
 )
 
 # Queues
-# The Functions host writes a message here after the last failed try of a blob trigger.
-BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
+# Event Grid puts a BlobCreated event here for every upload into a customer's container.
+UPLOAD_EVENTS = "uploadevents"
+# The Functions host moves an event here after its last failed try.
+UPLOAD_EVENTS_POISON = f"{UPLOAD_EVENTS}-poison"
 
-QUEUES: tuple[str, ...] = (BLOB_POISON_QUEUE,)
+QUEUES: tuple[str, ...] = (UPLOAD_EVENTS, UPLOAD_EVENTS_POISON)

@@ -29,7 +29,7 @@ def record(kind: str, name: str, details: dict | None = None) -> None:
     clients.blob_service().get_blob_client(RECORDS, blob).upload_blob(data)
 
 
-@app.route(route="echo/{id:int}", methods=["GET", "POST"])
+@app.route(route="echo/{id}", methods=["GET", "POST"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     body = req.get_body()
     return func.HttpResponse(
@@ -49,7 +49,7 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@app.route(route="files/{folder}/{name?}", methods=["GET"])
+@app.route(route="files/{folder}/{name}", methods=["GET"])
 def files(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(dict(req.route_params)), mimetype="application/json")
 
@@ -102,11 +102,7 @@ def admin(req: func.HttpRequest) -> str:
 @app.blob_trigger(
     arg_name="blob", path="devhost-in/{customer}/{name}", connection="FACEGATE_STORAGE"
 )
-@app.blob_output(
-    arg_name="out", path="devhost-out/{customer}/{name}.txt", connection="FACEGATE_STORAGE"
-)
-def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
-    record("uppercase", blob.name)
+def uppercase(blob: func.InputStream) -> None:
     summary = {
         "name": blob.name,
         "length": blob.length,
@@ -115,7 +111,7 @@ def uppercase(blob: func.InputStream, out: func.Out[bytes]) -> None:
         "contentType": blob.blob_properties["ContentType"],
         "text": blob.read().decode().upper(),
     }
-    out.set(json.dumps(summary).encode())
+    record("uppercase", blob.name, summary)
 
 
 @app.function_name("Picky")
@@ -158,9 +154,8 @@ def tick(timer: func.TimerRequest) -> None:
 
 @app.function_name("QueueEcho")
 @app.queue_trigger(arg_name="msg", queue_name="devhost-q-echo", connection="FACEGATE_STORAGE")
-@app.queue_output(arg_name="out", queue_name="devhost-q-out", connection="FACEGATE_STORAGE")
-async def queue_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
-    """Records what the message looked like and sends its body upper-cased to devhost-q-out."""
+async def queue_echo(msg: func.QueueMessage) -> None:
+    """Records what the message looked like."""
     await asyncio.sleep(0)
     body = msg.get_body().decode()
     stamps = {
@@ -179,7 +174,6 @@ async def queue_echo(msg: func.QueueMessage, out: func.Out[str]) -> None:
             **{k: v.isoformat() if v else None for k, v in stamps.items()},
         },
     )
-    out.set(body.upper())
 
 
 @app.function_name("QueueFickle")

@@ -35,11 +35,10 @@ def test_route_params_query_and_headers(sample_host):
     assert body["url"].endswith("/api/echo/42?a=1&a=2&b=")
 
 
-def test_typed_and_optional_route_parameters(sample_host):
-    not_int = sample_host.get("/api/echo/abc")
-    assert not_int.status_code == 404
-    assert not_int.json()["error"]["code"] == "NotFound"
-    assert sample_host.get("/api/files/docs").json() == {"folder": "docs"}
+def test_route_parameters_are_whole_decoded_segments(sample_host):
+    missing = sample_host.get("/api/files/docs")  # every parameter is required
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NotFound"
     assert sample_host.get("/api/files/docs/a%20b.png").json() == {
         "folder": "docs",
         "name": "a b.png",
@@ -196,12 +195,14 @@ def test_graceful_shutdown_finishes_running_requests(start_devhost):
 
 def test_the_real_function_app_is_served(start_devhost):
     """`python -m tools.devhost` with its defaults: function_app.app and the repo's host.json."""
-    host = start_devhost("function_app:app", str(ROOT / "host.json"))
+    events = "FACEGATE_STORAGE:up-:uploadevents"
+    host = start_devhost("function_app:app", str(ROOT / "host.json"), "--blob-events", events)
     response = host.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     banner = host.log()
-    assert "queueTrigger webjobs-blobtrigger-poison" in banner  # upload_poison is polled
-    assert "blobTrigger uploads/{customer}/{name}" in banner
+    assert "queueTrigger uploadevents-poison" in banner  # upload_poison is polled
+    assert "queueTrigger uploadevents " in banner  # process_upload
+    assert "-> queue uploadevents (Event Grid emulated)" in banner
     assert "not loaded" not in banner and "not started" not in banner
     assert host.stop() == 0

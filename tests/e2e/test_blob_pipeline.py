@@ -1,4 +1,4 @@
-"""The blob pipeline end to end: uploads through Azurite, the dev host's blob trigger, results.
+"""The blob pipeline end to end: uploads through Azurite, BlobCreated events, the dev host, results.
 
 A batch of 55 uploads from five kinds of customer; every upload gets exactly one
 result with the right status, denied customers' uploads are never read, and no
@@ -16,10 +16,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from shared.storage import clients, names
+from shared.pipeline import access
 from tests.data import make_photos as photos
 from tests.support.apphost import AppHost, app_env, wait_until
-from tests.support.blobs import remaining_uploads, results_for, upload
+from tests.support.blobs import remaining_uploads, result_client, results_for, upload
 from tools.dev.seed import seed_customer
 
 ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
@@ -41,8 +41,14 @@ def tenants(azurite) -> dict[str, str]:
         "keeper": seed("bkeep", actions=ALL, retention="keep"),
         "suspended": seed("bsusp", actions=ALL, status="suspended"),
         "uspd": seed("bpd", sector="law_enforcement", country="US", actions=ALL),
-        "unknown": f"bnobody-{uuid.uuid4().hex[:6]}",
+        "unknown": _area_without_customer(f"bnobody-{uuid.uuid4().hex[:6]}"),
     }
+
+
+def _area_without_customer(customer_id: str) -> str:
+    """An upload area whose customer was removed from the registry (or never added)."""
+    access.ensure_area(customer_id)
+    return customer_id
 
 
 def test_a_batch_of_55_uploads_each_gets_one_right_result(app, tenants):
@@ -94,7 +100,10 @@ def test_a_batch_of_55_uploads_each_gets_one_right_result(app, tenants):
     by_kind = Counter(p.split("/")[1] for p in paths)
     assert by_kind["good"] == 20 and by_kind["huge"] == 3
     for path, result in results.items():
-        assert result["upload"]["name"] == path
+        customer, _, name = path.partition("/")
+        assert result["upload"]["name"] == name
+        assert result["upload"]["container"] == access.uploads_container(customer)
+        assert result["customerId"] == customer
         if path.startswith(f"{acme}/good/"):
             assert len(result["faces"]) == 1
             assert {"age", "emotion", "headPose"} <= set(result["faces"][0]["faceAttributes"])
@@ -129,10 +138,7 @@ def test_killed_worker_answers_every_upload_once_after_restart(azurite, tenants,
     paths = [upload(acme, f"kill/{i:02d}.jpg", good[i % len(good)]) for i in range(24)]
     wait_until(lambda: len(results_for(paths)) >= 4, "a few results before the kill", 300)
     host.kill()
-    before = {
-        p: clients.blob_service().get_blob_client(names.RESULTS, f"{p}.json").get_blob_properties()
-        for p in results_for(paths)
-    }
+    before = {p: result_client(p).get_blob_properties() for p in results_for(paths)}
     host.start()
     try:
         results = wait_until(
@@ -144,6 +150,7 @@ def test_killed_worker_answers_every_upload_once_after_restart(azurite, tenants,
         host.stop()
     assert all(r["status"] == "succeeded" for r in results.values())
     for path, props in before.items():
-        after = clients.blob_service().get_blob_client(names.RESULTS, f"{path}.json")
-        assert after.get_blob_properties().etag == props.etag, f"{path} was answered twice"
+        assert result_client(path).get_blob_properties().etag == props.etag, (
+            f"{path} was answered twice"
+        )
     assert remaining_uploads(paths) == set()

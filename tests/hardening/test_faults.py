@@ -25,6 +25,7 @@ from shared.policy import audit_rows
 from shared.storage import clients, names
 from tests.data import make_photos as photos
 from tests.hardening.services import SplitAzurite, wait_persisted
+from tests.support import blobs
 from tests.support.apphost import AppHost, app_env, wait_until
 from tools.dev.azurite import Azurite, storage_of_this_process
 from tools.dev.seed import seed_customer
@@ -160,13 +161,12 @@ def _poison_scenario(split: SplitAzurite, tmp_path: Path) -> None:
         triggers = json.loads((host.workdir / "state" / "devhost.json").read_text())["triggers"]
         if triggers.get("upload_poison") != "queueTrigger":
             pytest.skip("this dev host does not run queue triggers (upload_poison not started)")
-        blob_name = f"{customer}/transient.jpg"
-        detail = f"blob={names.UPLOADS}/{blob_name}"
-        blobs = clients.blob_service()
+        path = f"{customer}/transient.jpg"
+        detail = f"queue={names.UPLOAD_EVENTS} "  # the only upload of this storage
 
         wait_persisted(split.services["table"].location, written)
         split.services["table"].stop()
-        blobs.get_blob_client(names.UPLOADS, blob_name).upload_blob(ASTRONAUT)
+        blobs.upload_client(path).upload_blob(ASTRONAUT)
         wait_until(
             lambda: (
                 _tries(host.log(), "process_upload", detail, "Failed") >= 5
@@ -177,7 +177,7 @@ def _poison_scenario(split: SplitAzurite, tmp_path: Path) -> None:
         )
         split.services["table"].start()
 
-        result = blobs.get_blob_client(names.RESULTS, f"{blob_name}.json")
+        result = blobs.result_client(path)
         body = wait_until(
             lambda: result.exists() and json.loads(result.download_blob().readall()),
             "the failed result written by upload_poison",
@@ -190,13 +190,13 @@ def _poison_scenario(split: SplitAzurite, tmp_path: Path) -> None:
             .get_table_client(names.POISON)
             .query_entities("PartitionKey eq @pk", parameters={"pk": customer})
         )
-        assert [r["blobName"] for r in rows] == [blob_name]
-        assert blobs.get_blob_client(names.UPLOADS, blob_name).exists()  # kept for a retry
+        assert [r["blobName"] for r in rows] == ["transient.jpg"]
+        assert blobs.upload_client(path).exists()  # kept for a retry
         log = host.log()
         assert _tries(log, "process_upload", detail, "Failed") == 5  # and then never again
         assert _tries(log, "process_upload", detail, "Succeeded") == 0
 
-        blobs.get_blob_client(names.UPLOADS, blob_name).upload_blob(ASTRONAUT, overwrite=True)
+        blobs.upload_client(path).upload_blob(ASTRONAUT, overwrite=True)
         again = wait_until(
             lambda: (
                 (b := json.loads(result.download_blob().readall()))["status"] == "succeeded" and b

@@ -12,10 +12,9 @@ import json
 
 import pytest
 
-from shared.storage import clients, names
 from tests.data.hostile import make_hostile
 from tests.support.apphost import wait_until
-from tests.support.blobs import results_for
+from tests.support.blobs import results_for, upload
 
 MANIFEST = json.loads(make_hostile.MANIFEST.read_text())
 QUERY = "returnFaceAttributes=headPose,qualityForRecognition&returnFaceLandmarks=true"
@@ -41,13 +40,12 @@ def test_every_hostile_file_through_detect(acme, entry: dict) -> None:
 
 
 def test_every_hostile_file_through_a_blob_upload(app, acme) -> None:
-    uploads = clients.blob_service().get_container_client(names.UPLOADS)
     paths = {}
     for entry in MANIFEST:
-        path = f"{acme.customer_id}/hostile/{entry['name']}"
-        uploads.upload_blob(
-            path, make_hostile.build(entry["name"]), overwrite=True, metadata={"features": "detect"}
-        )
+        path = upload(
+            acme.customer_id, f"hostile/{entry['name']}", make_hostile.build(entry["name"]),
+            features="detect",
+        )  # fmt: skip
         paths[path] = entry
     results = wait_until(
         lambda: (r := results_for(list(paths))) and len(r) == len(paths) and r,

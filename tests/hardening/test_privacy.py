@@ -25,6 +25,7 @@ from shared.pipeline import uploads as pipeline
 from shared.policy import registry
 from shared.storage import clients, names
 from tests.data import make_photos as photos
+from tests.support import blobs
 from tests.support.apphost import wait_until
 from tools.dev.seed import seed_customer
 
@@ -71,10 +72,10 @@ def activity(app, acme, globex):
                       data=astronaut, headers={"Content-Type": "image/png"}))  # fmt: skip
     # a blob upload that identifies against the gallery
     path = f"{acme.customer_id}/privacy.jpg"
-    clients.blob_service().get_blob_client(names.UPLOADS, path).upload_blob(
+    blobs.upload_client(path).upload_blob(
         astronaut, overwrite=True, metadata={"galleryid": gallery, "capturecontext": "photo"}
     )
-    result = clients.blob_service().get_blob_client(names.RESULTS, f"{path}.json")
+    result = blobs.result_client(path)
     wait_until(lambda: result.exists(), "the privacy upload's result")
     # a key of its own, issued and used in this process, with its logs captured
     extra = seed_customer(f"priv-{uuid.uuid4().hex[:6]}", actions=("detect",))
@@ -196,11 +197,11 @@ def test_logs_hold_no_key_image_or_template(activity, app, caplog) -> None:
     with pytest.raises(Exception):  # noqa: B017  (a wrong key: any refusal will do)
         registry.authenticate(activity["keys"][3])
     path = f"{activity['customers'][0]}/privacy-inproc.jpg"
-    clients.blob_service().get_blob_client(names.UPLOADS, path).upload_blob(
+    blobs.upload_client(path).upload_blob(
         photos.ASTRONAUT.read_bytes(), overwrite=True,
         metadata={"galleryid": activity["gallery"], "capturecontext": "photo"},
     )  # fmt: skip
-    pipeline.process_upload(f"{names.UPLOADS}/{path}")
+    pipeline.process_upload(blobs.upload_client(path))
     captured = "\n".join(r.getMessage() for r in caplog.records)
     host_log = app.log()
     assert "Executed 'Functions.process_upload'" in host_log and "POST /api/detect" in host_log

@@ -14,8 +14,8 @@ import json
 import time
 import uuid
 
-from shared.storage import clients, names
 from tests.data import make_photos as photos
+from tests.support import blobs
 from tests.support.apphost import AppHost, app_env, wait_until
 from tools.dev.seed import seed_customer
 
@@ -23,10 +23,9 @@ ALL = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
 
 
 def _results(paths: list[str]) -> dict[str, tuple[str, dict]]:
-    container = clients.blob_service().get_container_client(names.RESULTS)
     found = {}
     for path in paths:
-        blob = container.get_blob_client(f"{path}.json")
+        blob = blobs.result_client(path)
         if blob.exists():
             found[path] = (
                 blob.get_blob_properties().etag,
@@ -41,17 +40,14 @@ def test_kept_and_failed_uploads_are_answered_once_across_a_kill(azurite, tmp_pa
     )
     customer = keeper["customerId"]
     good = photos.GRACE_HOPPER.read_bytes()
-    uploads = clients.blob_service().get_container_client(names.UPLOADS)
     expected: dict[str, str] = {}
     for i in range(10):
-        path = f"{customer}/good/{i:02d}.jpg"
-        uploads.upload_blob(
-            path, good, overwrite=True, metadata={"features": "detect,age", "purpose": "qa"}
+        path = blobs.upload(
+            customer, f"good/{i:02d}.jpg", good, features="detect,age", purpose="qa"
         )
         expected[path] = "succeeded"
     for i in range(6):
-        path = f"{customer}/bad/{i}.jpg"
-        uploads.upload_blob(path, good[: 1000 + i], overwrite=True)
+        path = blobs.upload(customer, f"bad/{i}.jpg", good[: 1000 + i])
         expected[path] = "failed"
     paths = list(expected)
 
@@ -74,7 +70,7 @@ def test_kept_and_failed_uploads_are_answered_once_across_a_kill(azurite, tmp_pa
     for path, (etag, _) in before.items():
         assert after[path][0] == etag, f"{path} was answered again after the restart"
     assert {p: etag for p, (etag, _) in again.items()} == {p: e for p, (e, _) in after.items()}
-    assert all(uploads.get_blob_client(p).exists() for p in paths)  # kept, as the record says
+    assert blobs.remaining_uploads(paths) == set(paths)  # kept, as the record says
     for path, (_, body) in after.items():
         if path.split("/")[1] == "bad":
             assert body["error"]["code"] == "InvalidImage" and "faces" not in body

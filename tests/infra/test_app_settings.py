@@ -32,7 +32,7 @@ HOST_SETTINGS = HOST_STORAGE_KEYS | {
     "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
 }
 # Azure values that differ from the local default on purpose.
-AZURE_OVERRIDES = {"FACEGATE_BLOB_SOURCE": "EventGrid"}
+AZURE_OVERRIDES: dict[str, str] = {}
 # The code that runs in Azure (tools/ and tests/ are never deployed).
 DEPLOYED_CODE = ("function_app.py", "functions", "shared")
 SETTING_NAME = re.compile(r"\bFACEGATE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9])")
@@ -166,10 +166,6 @@ def test_telemetry_uses_entra_auth() -> None:
     auth = sources["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
     assert auth == "'ClientId=${identityClientId};Authorization=AAD'"
     assert "applicationInsights" in sources["APPLICATIONINSIGHTS_CONNECTION_STRING"]
-
-
-def test_blob_source_is_event_grid_in_azure() -> None:
-    assert bicep.literal(_bicep_settings()["FACEGATE_BLOB_SOURCE"]) == "EventGrid"
 
 
 def _normalised(value: object) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from tests.infra import bicep
 
 AZURE_YAML = bicep.REPO / "azure.yaml"
-SCRIPTS = bicep.INFRA / "scripts"
+
 # What the deployed app needs at run time: .funcignore must keep these.
 RUNTIME_FILES = (
     "function_app.py",
@@ -48,12 +48,9 @@ def test_azd_finds_the_app_by_its_service_tag() -> None:
     assert {"'azd-service-name'", "serviceName"} <= tags
 
 
-def test_hooks_point_at_scripts_that_exist() -> None:
-    runs = _yaml_value("run")
-    assert sorted(runs) == ["./infra/scripts/postdeploy.ps1", "./infra/scripts/postdeploy.sh"]
-    for run in runs:
-        assert (bicep.REPO / run).is_file(), run
-    assert re.search(r"^  postdeploy:$", _yaml_text(), re.MULTILINE)
+def test_no_hooks_are_needed() -> None:
+    """Event Grid delivers to a queue with its own identity: nothing to wire after deploy."""
+    assert not re.search(r"^hooks:", _yaml_text(), re.MULTILINE)
 
 
 def test_parameters_file_matches_main_parameters() -> None:
@@ -78,25 +75,10 @@ def test_outputs_azd_and_the_docs_need() -> None:
         "AZURE_FUNCTION_APP_NAME",
         "AZURE_FUNCTION_APP_URL",
         "AZURE_STORAGE_ACCOUNT_NAME",
-        "UPLOADS_CONTAINER_NAME",
-        "RESULTS_CONTAINER_NAME",
+        "UPLOAD_EVENTS_QUEUE_NAME",
         "DEPLOYMENT_CONTAINER_NAME",
     }
     assert needed <= outputs, needed - outputs
-
-
-def _script_values() -> tuple[set[str], set[str]]:
-    sh = (SCRIPTS / "postdeploy.sh").read_text(encoding="utf-8")
-    ps = (SCRIPTS / "postdeploy.ps1").read_text(encoding="utf-8")
-    return set(re.findall(r"\$\(value (\w+)\)", sh)), set(re.findall(r"Get-AzdValue '(\w+)'", ps))
-
-
-def test_hook_scripts_read_outputs_that_exist() -> None:
-    sh, ps = _script_values()
-    assert sh, "postdeploy.sh reads no azd values"
-    assert sh == ps, "the bash and PowerShell hooks read different values"
-    missing = sh - set(bicep.main()["outputs"])
-    assert not missing, f"hooks read values main.bicep does not output: {missing}"
 
 
 def test_runtime_is_the_python_the_project_supports() -> None:

@@ -38,8 +38,7 @@ def test_queues_match_names_py() -> None:
 
 def test_named_containers_in_outputs_match_names_py() -> None:
     main = bicep.main()
-    assert bicep.variable(main, "uploadsContainerName") == names.UPLOADS
-    assert bicep.variable(main, "resultsContainerName") == names.RESULTS
+    assert bicep.variable(main, "uploadEventsQueueName") == names.UPLOAD_EVENTS
     assert bicep.variable(main, "deploymentContainerName") == DEPLOYMENT_CONTAINER
     assert DEPLOYMENT_CONTAINER not in names.CONTAINERS
 

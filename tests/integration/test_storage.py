@@ -11,7 +11,10 @@ def test_provisioned_containers_and_tables_exist(azurite):
 
 
 def test_blob_round_trip(azurite):
-    blob = clients.blob_service().get_blob_client(names.RESULTS, "roundtrip/check.json")
+    from shared.pipeline import access
+
+    _, results = access.ensure_area("roundtrip")
+    blob = clients.blob_service().get_blob_client(results, "check.json")
     blob.upload_blob(b'{"ok": true}', overwrite=True)
     assert blob.download_blob().readall() == b'{"ok": true}'
     blob.delete_blob()

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from tools.dev.azurite import ROOT
+from tools.dev.seed import BLOB_EVENTS
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
@@ -55,7 +56,7 @@ class AppHost:
         args = [
             sys.executable, "-m", "tools.devhost", "--port", "0", "--settings", "",
             "--state", str(state), "--poll-interval", "0.3", "--retry-delay", "0.2",
-            *self.extra_args,
+            "--queue-poll-interval", "0.5", "--queue-lease-seconds", "10", *self.extra_args,
         ]  # fmt: skip
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -106,7 +107,7 @@ def app_env(connection_string: str, **overrides: str) -> dict[str, str]:
         **os.environ,
         "FACEGATE_STORAGE": connection_string,
         "AzureWebJobsStorage": connection_string,
-        "FACEGATE_BLOB_SOURCE": "LogsAndContainerScan",
+        "DEVHOST_BLOB_EVENTS": BLOB_EVENTS,
         "FACEGATE_REGISTRY_CACHE_SECONDS": "2",
         # tests that are not about rate limits must not meet one: they set their own per customer
         "FACEGATE_RATE_LIMIT": "100000/1",

@@ -40,7 +40,7 @@ def test_nothing_set_means_the_local_emulator():
 
 
 def test_declared_settings_fall_back_to_defaults():
-    assert settings.get("FACEGATE_BLOB_SOURCE", {}) == "LogsAndContainerScan"
+    assert settings.get("FACEGATE_ONNX_THREADS", {}) == "1"
     assert settings.get_bool("FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE", {}) is False
     env = {"FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE": "TRUE", "FACEGATE_REGISTRY_CACHE_SECONDS": "x"}
     assert settings.get_bool("FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE", env) is True

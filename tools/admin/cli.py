@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import BadArgument, FaceGateError, ServiceUnavailable
+from shared.pipeline import access
 from shared.policy import audit, context_from, engine, model, registry
 from shared.policy.decisions import evaluate_all
 from shared.settings import storage_settings
@@ -114,6 +115,34 @@ def keys_revoke(args: argparse.Namespace) -> None:
 def keys_list(args: argparse.Namespace) -> None:
     registry.load_customer(args.customer)
     _emit([k.to_dict() for k in registry.list_keys(args.customer)])
+
+
+# --- upload credentials -------------------------------------------------------------------
+
+
+def uploads_grant(args: argparse.Namespace) -> None:
+    """The customer's upload area (created if missing) and a time-limited SAS for it."""
+    registry.load_customer(args.customer)  # only registered customers get an area
+    out = access.grant(args.customer, timedelta(hours=args.hours)).to_json()
+    out["note"] = (
+        "Give these URLs to the customer's app only: the uploads URL can create and write "
+        "blobs in its own uploads container, the results URL can read and list its results."
+    )
+    _emit(out)
+
+
+def uploads_revoke(args: argparse.Namespace) -> None:
+    _emit(access.revoke(args.customer))
+
+
+def uploads_show(args: argparse.Namespace) -> None:
+    _emit(
+        {
+            "customerId": args.customer,
+            "uploadsContainer": access.uploads_container(args.customer),
+            "resultsContainer": access.results_container(args.customer),
+        }
+    )
 
 
 # --- audit and policy ----------------------------------------------------------------------
@@ -267,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="override FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE for this check",
     )
     check.set_defaults(run=policy_check)
+    uploads = areas.add_parser(
+        "uploads", help="a customer's upload area and its credential (SAS)"
+    ).add_subparsers(dest="command", required=True)
+    grant = uploads.add_parser("grant", help="create the area if needed; print a fresh SAS pair")
+    grant.add_argument("--customer", required=True)
+    grant.add_argument("--hours", type=float, default=24.0, help="lifetime (max 168)")
+    grant.set_defaults(run=uploads_grant)
+    revoke_sas = uploads.add_parser(
+        "revoke", help="every SAS issued for the customer stops working"
+    )
+    revoke_sas.add_argument("--customer", required=True)
+    revoke_sas.set_defaults(run=uploads_revoke)
+    show_area = uploads.add_parser("show", help="the customer's container names")
+    show_area.add_argument("--customer", required=True)
+    show_area.set_defaults(run=uploads_show, offline=True)
+
     validate = policy.add_parser("validate", help="parse and validate against the schema")
     validate.set_defaults(run=policy_validate, offline=True)
     return parser

@@ -16,8 +16,8 @@ import sys
 import time
 import urllib.request
 
-from shared.storage import provision
 from tools.dev.azurite import ROOT, Azurite, port_open, stop_process_group
+from tools.dev.seed import BLOB_EVENTS, ensure_local_storage
 
 APP_PORT = 7071
 HEALTH_URL = f"http://127.0.0.1:{APP_PORT}/api/health"
@@ -43,6 +43,15 @@ def _wait_for_health(app: subprocess.Popen, timeout: float = 120.0) -> dict:
         except OSError:
             time.sleep(0.25)
     raise TimeoutError(f"{HEALTH_URL} did not answer within {timeout}s")
+
+
+def _start_events(env: dict[str, str]) -> subprocess.Popen | None:
+    """With Core Tools, the dev host's Event Grid emulation runs on its own."""
+    if not shutil.which("func"):
+        return None  # the dev host emulates it itself
+    print("emulating Event Grid for blob uploads (python -m tools.devhost.blobevents)")
+    cmd = [sys.executable, "-m", "tools.devhost.blobevents"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
 
 
 def _start_app(env: dict[str, str]) -> subprocess.Popen:
@@ -90,6 +99,13 @@ def _print_usage(health: dict, demo: dict | None) -> None:
         f'"http://127.0.0.1:{APP_PORT}/api/detect?returnFaceAttributes=headPose,qualityForRecognition"'
     )
     print('  (age, gender and emotion need the request\'s purpose: -H "X-Purpose: product-demo")')
+    uploads = (demo or {}).get("uploads")
+    if uploads:
+        print()
+        print(f"demo upload credential (SAS, until {uploads['expiresOn']}):")
+        print(f"  uploads: {uploads['uploadsContainerUrl']}")
+        print(f"  results: {uploads['resultsContainerUrl']}")
+        print("  (README, 'Blob pipeline': how to use them with azure-storage-blob)")
     print()
     print("Ctrl-C stops the app and Azurite.")
 
@@ -104,9 +120,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     settings = _local_settings()
+    settings.setdefault("DEVHOST_BLOB_EVENTS", BLOB_EVENTS)  # older local.settings.json
     env = {**os.environ, **settings}
     azurite: Azurite | None = None
     app: subprocess.Popen | None = None
+    events: subprocess.Popen | None = None
     try:
         if all(port_open(p) for p in Azurite().ports):
             print("Azurite is already listening on 10000-10002: using it")
@@ -117,8 +135,9 @@ def main() -> int:
             azurite.start()
             print("Azurite started (data in .azurite/, log in .azurite/azurite.log)")
         os.environ.update(settings)
-        provision.ensure_storage()  # containers, tables and queues, as Bicep creates in Azure
+        ensure_local_storage()  # tables, queues, the Event Grid subscription, as Bicep makes them
         app = _start_app(env)
+        events = _start_events(env)
         health = _wait_for_health(app)
         _print_usage(health, _seed_demo_customer())
         app.wait()
@@ -127,6 +146,7 @@ def main() -> int:
         return 0
     finally:
         _stop(app, "the app")
+        _stop(events, "the Event Grid emulation")
         if azurite is not None:
             print("stopping Azurite")
             azurite.stop()

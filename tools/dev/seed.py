@@ -11,9 +11,14 @@ valid until revoked (`python -m tools.admin keys revoke`).
 from __future__ import annotations
 
 from shared.errors import Conflict
+from shared.pipeline import access
 from shared.policy import model, registry
-from shared.storage import provision
+from shared.storage import clients, provision
+from tools.devhost import blobevents
 
+# Event Grid's subscription in infra/ (BlobCreated in every customer uploads container ->
+# the queue the pipeline is triggered by), which the dev host emulates locally.
+BLOB_EVENTS = "FACEGATE_STORAGE:up-:uploadevents"
 DEMO_ID = "demo"
 DEMO_PURPOSE = "product-demo"
 
@@ -34,20 +39,34 @@ def demo_customer() -> model.Customer:
     )
 
 
+def ensure_local_storage() -> None:
+    """Tables, queues and the emulated Event Grid subscription, as `azd provision` makes them."""
+    provision.ensure_storage()
+    for subscription in blobevents.parse_all(BLOB_EVENTS):
+        blobevents.subscribe(clients.blob_service(), subscription)
+
+
 def seed_demo_customer() -> dict:
     """Create the demo customer if missing; always issue a fresh key.
 
     Returns ``{"customerId", "key", "keyId", "new"}``; ``new`` is False when the
     customer existed already (its record is left as the operator last set it).
     """
-    provision.ensure_storage()
+    ensure_local_storage()
     try:
         registry.add_customer(demo_customer())
         new = True
     except Conflict:
         new = False
     key, record = registry.issue_key(DEMO_ID)
-    return {"customerId": DEMO_ID, "key": key, "keyId": record.key_id, "new": new}
+    grant = access.grant(DEMO_ID)
+    return {
+        "customerId": DEMO_ID,
+        "key": key,
+        "keyId": record.key_id,
+        "new": new,
+        "uploads": grant.to_json(),
+    }
 
 
 def seed_customer(customer_id: str, **fields: object) -> dict:
@@ -56,12 +75,13 @@ def seed_customer(customer_id: str, **fields: object) -> dict:
     ``fields`` are registry fields (sector, country, status, actions, purposes, ...);
     unspecified ones default to an active commercial US customer with no actions.
     """
-    provision.ensure_storage()
+    ensure_local_storage()
     defaults = {"name": customer_id, "sector": "commercial", "country": "US", "status": "active"}
     customer = registry.add_customer(
         model.Customer.create(id=customer_id, **{**defaults, **fields})
     )
     key, record = registry.issue_key(customer.id)
+    access.ensure_area(customer.id)
     return {"customerId": customer.id, "key": key, "keyId": record.key_id, "new": True}
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tools.devhost import blobevents
 from tools.devhost.host import DevHost, Options
 from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS
 
@@ -28,10 +29,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retry-delay", type=float, default=1.0, help="wait before a retry (s)")
     parser.add_argument("--lease-seconds", type=int, default=15, choices=range(15, 61),
                         metavar="15-60", help="receipt lease duration")  # fmt: skip
-    parser.add_argument(
+    polling = parser.add_mutually_exclusive_group()
+    polling.add_argument(
+        "--eventgrid-polling",
+        action="store_true",
+        help="also poll EventGrid-source blob triggers (with receipts; not what Azure does: "
+        "there, blobs that existed before the subscription are never processed)",
+    )
+    polling.add_argument(
         "--no-eventgrid-polling",
         action="store_true",
-        help="EventGrid-source blob triggers run only from webhook events, as in Azure",
+        help="the default: EventGrid-source blob triggers run only from webhook events",
     )
     parser.add_argument(
         "--queue-poll-interval",
@@ -46,6 +54,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_LEASE_SECONDS,
         help="how long a received message stays invisible while its function runs "
         "(renewed at half time); a message of a killed host reappears after it",
+    )
+    parser.add_argument(
+        "--blob-events",
+        default=None,
+        help="emulate Event Grid BlobCreated subscriptions to storage queues: "
+        "<connection>:<container prefix>:<queue>[;...] (default: $DEVHOST_BLOB_EVENTS)",
     )
     parser.add_argument("--shutdown-timeout", type=float, default=30.0)
     parser.add_argument("--host-id", default=None, help="receipt namespace (default: derived)")
@@ -85,6 +99,12 @@ def _banner(host: DevHost) -> None:
         )
     for timer in host.timers:
         lines.append(f"  {timer.spec.name}: timerTrigger '{timer.expression}'")
+    for source in host.event_sources:
+        sub = source.subscription
+        lines.append(
+            f"Blob events: BlobCreated in containers {sub.prefix}* ({sub.connection}) "
+            f"-> queue {sub.queue} (Event Grid emulated)"
+        )
     lines.append(f"Function key (x-functions-key or ?code=): {host.keys.function}")
     lines.append(f"Master key (ADMIN functions, webhooks):  {host.keys.master}")
     print("\n".join(lines), flush=True)
@@ -120,12 +140,19 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         retry_delay=args.retry_delay,
         lease_seconds=args.lease_seconds,
-        eventgrid_polling=not args.no_eventgrid_polling,
+        eventgrid_polling=args.eventgrid_polling,
         queue_lease_seconds=args.queue_lease_seconds,
         queue_poll_interval=args.queue_poll_interval,
         shutdown_timeout=args.shutdown_timeout,
         state_dir=args.state,
         host_id=args.host_id,
+        blob_events=tuple(
+            blobevents.parse_all(
+                args.blob_events
+                if args.blob_events is not None
+                else os.environ.get("DEVHOST_BLOB_EVENTS", "")
+            )
+        ),
     )
     stop = threading.Event()
 

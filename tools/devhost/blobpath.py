@@ -133,8 +133,9 @@ def fill(template: str, binding_data: dict[str, Any]) -> str:
             out.append(value)
             continue
         key = value.lower()
-        if key in lookup:
-            out.append(str(lookup[key]))
+        found = _dotted(lookup, key)
+        if found is not None:
+            out.append(str(found))
         elif key == "rand-guid":
             out.append(str(uuid.uuid4()))
         elif key == "datetime":
@@ -142,3 +143,27 @@ def fill(template: str, binding_data: dict[str, Any]) -> str:
         else:
             raise BlobPathError(f"no value for named parameter {value!r} in {template!r}")
     return "".join(out)
+
+
+def _dotted(lookup: dict[str, Any], key: str) -> Any:
+    """``key`` in the binding data; ``a.b`` walks into a JSON object, as the host's templates do."""
+    if key in lookup:
+        return lookup[key]
+    head, dot, rest = key.partition(".")
+    value = lookup.get(head) if dot else None
+    if isinstance(value, dict):
+        return _dotted({k.lower(): v for k, v in value.items()}, rest)
+    return None
+
+
+def blob_path(path: str) -> tuple[str, str]:
+    """``container/blob``, or an absolute blob URL (``{data.url}``), -> (container, blob)."""
+    if "://" in path:
+        from azure.storage.blob import BlobClient
+
+        client = BlobClient.from_blob_url(path)
+        return client.container_name, client.blob_name
+    container, _, name = path.partition("/")
+    if not container or not name:
+        raise BlobPathError(f"{path!r} is not container/blob or a blob URL")
+    return container, name

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -29,13 +29,12 @@ from azure.core.exceptions import (
 )
 from azure.functions import meta
 
-from tools.devhost import storage
+from tools.devhost import sdktypes, storage
 from tools.devhost.blobpath import BlobPathPattern
 from tools.devhost.functions import FunctionSpec
+from tools.devhost.queuemessage import encode_body
 from tools.devhost.receipts import Receipt, ReceiptStore
-
-if TYPE_CHECKING:
-    from tools.devhost.host import DevHost
+from tools.devhost.runtime import Runtime
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 log = logging.getLogger("devhost.blobs")
@@ -73,14 +72,14 @@ class BlobTriggerRunner:
 
     def __init__(
         self,
-        host: DevHost,
+        runtime: Runtime,
         spec: FunctionSpec,
         receipts: ReceiptStore,
         poll_interval: float,
         retry_delay: float,
         poll: bool,
     ) -> None:
-        self.host = host
+        self.runtime = runtime
         self.spec = spec
         self.pattern = BlobPathPattern.parse(spec.trigger["path"])
         self.connection = spec.trigger["connection"]
@@ -90,9 +89,9 @@ class BlobTriggerRunner:
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
         self.poll = poll
-        self.threshold = host.config.poison_blob_threshold
+        self.threshold = runtime.config.poison_blob_threshold
         self._pool = ThreadPoolExecutor(
-            max_workers=host.config.blob_parallelism, thread_name_prefix=f"blob-{spec.name}"
+            max_workers=runtime.config.blob_parallelism, thread_name_prefix=f"blob-{spec.name}"
         )
         self._lock = threading.Lock()
         self._done: set[BlobKey] = set()
@@ -169,19 +168,58 @@ class BlobTriggerRunner:
         return True
 
     def on_blob_created(self, container: str, blob_name: str) -> bool:
-        """An Event Grid BlobCreated notification: process the blob's current version."""
+        """An Event Grid BlobCreated delivery: run the function on the blob as it is now.
+
+        As in Azure, the Event Grid path keeps no receipts: every delivery (a re-delivery
+        too) runs the function, which may see a newer version than the event announced.
+        Failed runs are retried up to ``poisonBlobThreshold`` times, then poisoned.
+        """
         if self.pattern.match(container, blob_name) is None:
             return False
-        client = self.blobs.get_blob_client(self.pattern.container, blob_name)
         try:
-            etag = client.get_blob_properties().etag
-        except ResourceNotFoundError:
-            log.info(
-                "%s: event for %s/%s, which no longer exists", self.spec.name, container, blob_name
-            )
+            self._pool.submit(self._run_event, self.pattern.container, blob_name, 1)
+        except RuntimeError:  # the pool is shut down
             return False
-        self.submit((self.pattern.container, blob_name, etag))
         return True
+
+    def _run_event(self, container: str, name: str, attempt: int) -> None:
+        if self._stop.is_set():
+            return
+        with self.runtime.tracker.track():
+            client = self.blobs.get_blob_client(container, name)
+            deferred = self.spec.is_deferred(self.spec.trigger["name"])
+            try:
+                if deferred:
+                    data, props = None, client.get_blob_properties()
+                else:
+                    download = client.download_blob()
+                    data, props = download.readall(), download.properties
+            except ResourceNotFoundError:
+                log.info(
+                    "%s: event for %s/%s, which no longer exists", self.spec.name, container, name
+                )
+                return
+            except AzureError as exc:
+                log.warning("%s: storage error on %s/%s: %s", self.spec.name, container, name, exc)
+                data, props = None, None
+            ok = props is not None and self._invoke(
+                container, name, client.url, data, props, attempt
+            )
+        if ok:
+            return
+        if attempt >= self.threshold:
+            etag = props.etag.strip('"') if props is not None else ""
+            self._poison((container, name, etag), attempt)
+            return
+        timer = threading.Timer(
+            self.retry_delay, self._resubmit_event, args=(container, name, attempt + 1)
+        )
+        timer.daemon = True
+        timer.start()
+
+    def _resubmit_event(self, container: str, name: str, attempt: int) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(self._run_event, container, name, attempt)
 
     # -- one blob version ----------------------------------------------------------------
     def _retry_later(self, key: BlobKey, delay: float) -> None:
@@ -209,7 +247,7 @@ class BlobTriggerRunner:
                 self._busy.discard(key)
             return
         try:
-            with self.host.tracker.track():
+            with self.runtime.tracker.track():
                 self._process_claimed(key)
         except AzureError as exc:
             log.warning("%s: storage error on %s/%s: %s", self.spec.name, container, name, exc)
@@ -243,18 +281,24 @@ class BlobTriggerRunner:
                 self._finish(key)
                 return
             client = self.blobs.get_blob_client(container, name)
+            deferred = self.spec.is_deferred(self.spec.trigger["name"])
             try:
-                download = client.download_blob(
-                    etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified
-                )
-                data = download.readall()
+                if deferred:  # SDK type: the host reads no byte, only checks the version
+                    data, props = None, client.get_blob_properties()
+                    if props.etag.strip('"') != etag:
+                        raise ResourceModifiedError("a newer version replaced this one")
+                else:
+                    download = client.download_blob(
+                        etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified
+                    )
+                    data, props = download.readall(), download.properties
             except (ResourceNotFoundError, ResourceModifiedError):
                 # deleted or overwritten since the scan: the new version gets its own turn
                 self._finish(key)
                 return
             attempt = receipt.attempts + 1
             self.receipts.update(claim, Receipt(False, attempt, False))
-            ok = self._invoke(container, name, client.url, data, download.properties, attempt)
+            ok = self._invoke(container, name, client.url, data, props, attempt)
             if ok:
                 self.receipts.update(claim, Receipt(True, attempt, False))
                 self._finish(key)
@@ -268,7 +312,7 @@ class BlobTriggerRunner:
             self.receipts.release(claim)
 
     def _invoke(
-        self, container: str, name: str, url: str, data: bytes, props: Any, attempt: int
+        self, container: str, name: str, url: str, data: bytes | None, props: Any, attempt: int
     ) -> bool:
         spec = self.spec
         properties = blob_properties(props)
@@ -284,14 +328,19 @@ class BlobTriggerRunner:
             "Properties": meta.Datum(json.dumps(properties), "json"),
             "Metadata": meta.Datum(json.dumps(metadata), "json"),
         }
-        converter = meta.get_binding_registry().get("blobTrigger")
         trigger_name = spec.trigger["name"]
-        blob = as_annotated(
-            converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
-            spec.annotation(trigger_name),
-        )
+        if data is None:  # an SDK type: a client for this blob, built by the extension
+            blob = sdktypes.decode(
+                "blobTrigger", spec.annotation(trigger_name), self.connection, container, name
+            )
+        else:
+            converter = meta.get_binding_registry().get("blobTrigger")
+            blob = as_annotated(
+                converter.decode(meta.Datum(data, "bytes"), trigger_metadata=trigger_metadata),
+                spec.annotation(trigger_name),
+            )
         detail = f"blob={container}/{name} try={attempt}/{self.threshold}"
-        ok, _result, _outputs = self.host.invoke(spec, {trigger_name: blob}, binding_data, detail)
+        ok, _result = self.runtime.invoke(spec, {trigger_name: blob}, binding_data, detail)
         return ok
 
     def _poison(self, key: BlobKey, attempts: int) -> None:
@@ -306,13 +355,11 @@ class BlobTriggerRunner:
                 "BlobType": "BlockBlob",
                 "ContainerName": container,
                 "BlobName": name,
-                "ETag": etag,
+                "ETag": f'"{etag}"',  # quoted, as the host writes it
             }
         )
-        if self.host.config.queue_message_encoding == "base64":
-            message = base64.b64encode(message.encode()).decode()
-        queue.send_message(message)
-        self.host.notify_queue(self.connection, POISON_QUEUE)
+        queue.send_message(encode_body(message, self.runtime.config.queue_message_encoding))
+        self.runtime.notify_queue(self.connection, POISON_QUEUE)
         log.error(
             "%s: blob '%s/%s' (ETag %s) failed %d times; a message was put on queue '%s' "
             "and the blob will not be tried again",

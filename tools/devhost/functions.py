@@ -24,10 +24,13 @@ import azure.functions as func
 from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
+from tools.devhost import sdktypes
+
 log = logging.getLogger("devhost.functions")
 
 SUPPORTED_TRIGGERS = ("httpTrigger", "blobTrigger", "timerTrigger", "queueTrigger")
-SUPPORTED_BINDINGS = ("http", "blob", "queue")
+# Besides its trigger, a function may have only what FaceGate uses: the HTTP response as
+# its return value, and blob inputs bound as SDK types (no bytes read by the host).
 
 # FunctionApp.get_functions() may be called only once per app (azure-functions 1.26).
 _indexed: dict[int, list[func.Function]] = {}
@@ -77,6 +80,10 @@ class FunctionSpec:
     def annotation(self, name: str) -> Any:
         return self.annotations.get(name)
 
+    def is_deferred(self, name: str) -> bool:
+        """True when the parameter takes an SDK type (the host passes a reference, no bytes)."""
+        return sdktypes.is_sdk_type(self.annotations.get(name))
+
 
 def load_app(target: str) -> func.FunctionApp:
     """Import ``module:attribute`` (default attribute ``app``) from the working directory."""
@@ -121,9 +128,6 @@ def _spec(
     if trigger is None or trigger["type"] not in SUPPORTED_TRIGGERS:
         kind = trigger["type"] if trigger else "no trigger"
         raise FunctionLoadError(f"trigger {kind!r} is not supported by the dev host")
-    for binding in bindings:
-        if binding is not trigger and binding["type"] not in SUPPORTED_BINDINGS:
-            raise FunctionLoadError(f"binding type {binding['type']!r} is not supported")
     signature = inspect.signature(user_function)
     try:
         hints = dict(inspect.get_annotations(user_function, eval_str=True))
@@ -144,13 +148,21 @@ def _spec(
             f"{sorted(bound - declared)}"
         )
     for binding in bindings:
+        if binding is not trigger:
+            _check_extra_binding(binding, hints.get(binding["name"]))
+    for binding in (trigger,):
         pytype = hints.get(binding["name"])
-        converter = meta.get_binding_registry().get(binding["type"])
-        if pytype is None or converter is None or binding["name"] == "$return":
+        if sdktypes.is_sdk_type(pytype):
+            if binding["type"] != "blobTrigger":
+                raise FunctionLoadError(
+                    f"SDK type {pytype!r} of {binding['name']} is supported on blob triggers "
+                    "and blob inputs only"
+                )
             continue
-        out = str(binding.get("direction", "")).upper() == "OUT"
-        ok = _check_annotation(converter, pytype, out)
-        if not ok:
+        converter = meta.get_binding_registry().get(binding["type"])
+        if pytype is None or converter is None:
+            continue
+        if not _check_annotation(converter, pytype):
             raise FunctionLoadError(
                 f"type of {binding['name']} binding in function.json {binding['type']!r} "
                 f"does not match its Python annotation {pytype!r}"
@@ -158,34 +170,25 @@ def _spec(
     return FunctionSpec(name, bindings, user_function, root, params, hints, takes_context)
 
 
-def _check_annotation(converter: Any, pytype: Any, out: bool) -> bool:
+def _check_extra_binding(binding: dict[str, Any], pytype: Any) -> None:
+    """Only the bindings FaceGate uses besides its triggers; anything else is refused."""
+    kind, direction = binding["type"], str(binding.get("direction", "")).upper()
+    if kind == "http" and direction == "OUT" and binding["name"] == "$return":
+        return
+    if kind == "blob" and direction == "IN" and sdktypes.is_sdk_type(pytype):
+        return
+    raise FunctionLoadError(
+        f"{kind} {direction.lower() or 'binding'} {binding['name']!r} is not supported by the dev "
+        "host: only an HTTP response returned by the function and blob inputs typed as an SDK "
+        "client (blob.BlobClient, ...) are (FaceGate uses nothing else)"
+    )
+
+
+def _check_annotation(converter: Any, pytype: Any) -> bool:
     # like the worker: a str/bytes parameter uses the generic binding, whatever the type
-    if out:
-        inner = getattr(pytype, "__args__", None)
-        if getattr(pytype, "__origin__", None) is not func.Out or not inner:
-            return False
-        pytype = inner[0]
-        if pytype in (str, bytes):
-            return True
-        return not isinstance(pytype, type) or converter.check_output_type_annotation(pytype)
     if not isinstance(pytype, type) or pytype in (str, bytes):
         return True
     return converter.check_input_type_annotation(pytype)
-
-
-class Out(azf_abc.Out):
-    """The ``func.Out`` the worker hands to an output parameter."""
-
-    def __init__(self) -> None:
-        self._value: Any = None
-        self.is_set = False
-
-    def set(self, val: Any) -> None:
-        self._value = val
-        self.is_set = True
-
-    def get(self) -> Any:
-        return self._value
 
 
 class _TraceContext(azf_abc.TraceContext):

@@ -10,62 +10,30 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.functions import meta
-
-from tools.devhost import eventgrid, hostconfig, storage
-from tools.devhost.blobpath import fill
-from tools.devhost.blobtrigger import BlobTriggerRunner, as_annotated, blob_properties
+from tools.devhost import blobevents, eventgrid, flex, hostconfig, sdktypes, storage
+from tools.devhost.blobpath import blob_path, fill
+from tools.devhost.blobtrigger import BlobTriggerRunner
 from tools.devhost.functions import (
     FunctionSpec,
     Invoker,
-    Out,
     index,
     load_app,
     new_invocation_id,
 )
 from tools.devhost.httpserver import DevHostServer, response_parts
 from tools.devhost.keys import Keys
-from tools.devhost.queuemessage import encode_body, normalize_queue_name, output_bodies
 from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS, QueueTriggerRunner
 from tools.devhost.receipts import ReceiptStore
 from tools.devhost.routing import RouteTable, compile_route
+from tools.devhost.runtime import Runtime, Tracker
 from tools.devhost.timers import TimerRunner
 
 log = logging.getLogger("devhost")
 HOST_STORAGE = "AzureWebJobsStorage"
-
-
-class Tracker:
-    """Counts running invocations so shutdown can wait for them."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = threading.Condition()
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        with self._idle:
-            self._count += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._count -= 1
-                self._idle.notify_all()
-
-    @property
-    def running(self) -> int:
-        return self._count
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 @dataclass
@@ -77,12 +45,13 @@ class Options:
     poll_interval: float = 2.0
     retry_delay: float = 1.0
     lease_seconds: int = 15
-    eventgrid_polling: bool = True
+    eventgrid_polling: bool = False  # Azure: EventGrid-source triggers see events only
     queue_lease_seconds: float = DEFAULT_LEASE_SECONDS
     queue_poll_interval: float | None = None  # overrides host.json maxPollingInterval
     shutdown_timeout: float = 30.0
     state_dir: Path = Path(".devhost")
     host_id: str | None = None
+    blob_events: tuple[blobevents.Subscription, ...] = ()
 
 
 def default_host_id() -> str:
@@ -109,13 +78,20 @@ class DevHost:
         self.host_id = options.host_id or default_host_id()
         self.invoker = Invoker()
         self.tracker = Tracker()
+        self.runtime = Runtime(
+            self.config, self.host_id, self.invoke, self.tracker, self.notify_queue
+        )
         self.state = "Initializing"
         self.last_activity = time.monotonic()
         self._request_slots = threading.BoundedSemaphore(self.config.max_concurrent_requests)
         self._outstanding = 0
         self._outstanding_lock = threading.Lock()
+        started = time.monotonic()
         app = load_app(options.app)
         self.specs, errors = index(app, Path.cwd())
+        self.start_seconds = time.monotonic() - started
+        flex.check_start(self.start_seconds)
+        flex.time_zone_ignored()
         for error in errors:
             log.error("function not loaded: %s", error)
         self.routes: RouteTable[FunctionSpec] = RouteTable()
@@ -129,6 +105,10 @@ class DevHost:
                 self._register(spec)
             except Exception as exc:  # one bad function must not stop the others
                 log.error("function %s not started: %s", spec.name, exc)
+        self.event_sources = [
+            blobevents.BlobEventSource(subscription, options.poll_interval, self.notify_queue)
+            for subscription in options.blob_events
+        ]
 
     # -- setup ---------------------------------------------------------------------------
     def _receipt_store(self, trigger_connection: str) -> ReceiptStore:
@@ -156,7 +136,7 @@ class DevHost:
             source = spec.trigger.get("source") or "LogsAndContainerScan"
             poll = source != "EventGrid" or self.options.eventgrid_polling
             self.blob_runners[spec.name] = BlobTriggerRunner(
-                self,
+                self.runtime,
                 spec,
                 self._receipt_store(connection),
                 self.options.poll_interval,
@@ -169,13 +149,16 @@ class DevHost:
             if not _connection_configured(connection):
                 raise RuntimeError(f"the storage connection setting {connection!r} is not set")
             self.queue_runners[spec.name] = QueueTriggerRunner(
-                self, spec, self.options.queue_lease_seconds, self.options.queue_poll_interval
+                self.runtime,
+                spec,
+                self.options.queue_lease_seconds,
+                self.options.queue_poll_interval,
             )
         elif kind == "timerTrigger":
             store = (
                 storage.blob_service(HOST_STORAGE) if _connection_configured(HOST_STORAGE) else None
             )
-            self.timers.append(TimerRunner(self, spec, store))
+            self.timers.append(TimerRunner(self.runtime, spec, store))
 
     def function_names(self) -> list[str]:
         return sorted(s.name for s in self.specs)
@@ -221,7 +204,7 @@ class DevHost:
             self._outstanding += 1
         try:
             with self._request_slots, self.tracker.track():
-                ok, result, outputs = self.invoke(
+                ok, result = self.invoke(
                     spec,
                     {spec.trigger["name"]: request},
                     dict(request.route_params),
@@ -232,11 +215,6 @@ class DevHost:
                     {"error": {"code": "InternalServerError", "message": "The function failed."}}
                 ).encode()
                 return 500, [("Content-Type", "application/json; charset=utf-8")], body
-            http_out = next(
-                (b for b in spec.bindings_of("http", "OUT") if b["name"] != "$return"), None
-            )
-            if http_out is not None:
-                result = outputs[http_out["name"]].get()
             return response_parts(result)
         except Exception:
             log.exception("Functions.%s: the response could not be built", spec.name)
@@ -254,98 +232,25 @@ class DevHost:
         trigger_kwargs: dict[str, Any],
         binding_data: dict[str, Any],
         detail: str,
-    ) -> tuple[bool, Any, dict[str, Out]]:
-        """Read input bindings, run the function, write its output bindings (any failure: not ok).
-
-        Returns (ok, return value, the ``func.Out`` objects by parameter name).
-        """
-        outputs = self._out_params(spec)
+    ) -> tuple[bool, Any]:
+        """Bind the blob inputs, run the function (any failure: not ok); (ok, return value)."""
         try:
             inputs = self.blob_inputs(spec, binding_data)
         except Exception:
-            log.exception("Functions.%s: reading the input bindings failed", spec.name)
-            return False, None, outputs
-        ok, result = self.run(spec, {**trigger_kwargs, **inputs, **outputs}, detail)
-        if ok:
-            try:
-                self.write_outputs(spec, outputs, result, binding_data)
-            except Exception:
-                log.exception("Functions.%s: writing the output bindings failed", spec.name)
-                ok = False
-        return ok, result, outputs
-
-    def _out_params(self, spec: FunctionSpec) -> dict[str, Out]:
-        return {
-            b["name"]: Out()
-            for b in spec.bindings
-            if str(b.get("direction", "")).upper() == "OUT"
-            and b["name"] != "$return"
-            and b["type"] in ("blob", "http", "queue")
-        }
+            log.exception("Functions.%s: binding the inputs failed", spec.name)
+            return False, None
+        return self.run(spec, {**trigger_kwargs, **inputs}, detail)
 
     def blob_inputs(self, spec: FunctionSpec, binding_data: dict[str, Any]) -> dict[str, Any]:
-        """Blob input bindings: the blob at the filled-in path, or None when it is missing."""
+        """Blob inputs, as SDK clients for the filled-in path (the host reads no byte)."""
         values: dict[str, Any] = {}
-        converter = meta.get_binding_registry().get("blob")
         for binding in spec.bindings_of("blob", "IN"):
-            path = fill(binding["path"], binding_data)
-            container, _, name = path.partition("/")
-            service = storage.blob_service(binding.get("connection") or HOST_STORAGE)
-            client = service.get_blob_client(container, name)
-            try:
-                download = client.download_blob()
-                data = download.readall()
-            except ResourceNotFoundError:
-                values[binding["name"]] = None
-                continue
-            metadata = {
-                "BlobTrigger": meta.Datum(path, "string"),
-                "Uri": meta.Datum(client.url, "string"),
-                "Properties": meta.Datum(json.dumps(blob_properties(download.properties)), "json"),
-            }
-            stream = converter.decode(meta.Datum(data, "bytes"), trigger_metadata=metadata)
-            values[binding["name"]] = as_annotated(stream, spec.annotation(binding["name"]))
-        return values
-
-    @staticmethod
-    def _output_values(
-        spec: FunctionSpec, kind: str, outputs: dict[str, Out], result: Any
-    ) -> Iterator[tuple[dict[str, Any], Any]]:
-        """(binding, value) for every ``kind`` output the function set, ``$return`` included."""
-        for binding in spec.bindings_of(kind, "OUT"):
-            if binding["name"] == "$return":
-                value = result
-            else:
-                out = outputs.get(binding["name"])
-                if out is None or not out.is_set:
-                    continue
-                value = out.get()
-            if value is not None:
-                yield binding, value
-
-    def write_outputs(
-        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
-    ) -> None:
-        """Write every blob and queue output binding the function set."""
-        self.write_blob_outputs(spec, outputs, result, binding_data)
-        self.write_queue_outputs(spec, outputs, result, binding_data)
-
-    def write_queue_outputs(
-        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
-    ) -> None:
-        """Send the messages of every queue output (creating the queue, like the host)."""
-        for binding, value in self._output_values(spec, "queue", outputs, result):
+            container, name = blob_path(fill(binding["path"], binding_data))
             connection = binding.get("connection") or HOST_STORAGE
-            name = normalize_queue_name(fill(binding["queueName"], binding_data))
-            queue = storage.queue_service(connection).get_queue_client(name)
-            bodies = output_bodies(value)
-            if not bodies:
-                continue
-            with contextlib.suppress(ResourceExistsError):
-                queue.create_queue()
-            for body in bodies:
-                queue.send_message(encode_body(body, self.config.queue_message_encoding))
-            self.notify_queue(connection, name)
+            values[binding["name"]] = sdktypes.decode(
+                "blob", spec.annotation(binding["name"]), connection, container, name
+            )
+        return values
 
     def notify_queue(self, connection: str, queue_name: str) -> None:
         """Wake the pollers of ``queue_name`` in that account (the host's SharedQueueWatcher)."""
@@ -353,19 +258,6 @@ class DevHost:
         for runner in self.queue_runners.values():
             if runner.queue_url == url:
                 runner.notify()
-
-    def write_blob_outputs(
-        self, spec: FunctionSpec, outputs: dict[str, Out], result: Any, binding_data: dict[str, Any]
-    ) -> None:
-        """Upload every blob output the function set (and a ``$return`` blob output)."""
-        converter = meta.get_binding_registry().get("blob")
-        for binding, value in self._output_values(spec, "blob", outputs, result):
-            datum = converter.encode(value, expected_type=None)
-            data = datum.value.encode("utf-8") if datum.type == "string" else datum.value
-            path = fill(binding["path"], binding_data)
-            container, _, name = path.partition("/")
-            service = storage.blob_service(binding.get("connection") or HOST_STORAGE)
-            service.get_blob_client(container, name).upload_blob(data, overwrite=True)
 
     # -- Event Grid ----------------------------------------------------------------------
     def blob_webhook(self, function_name: str, headers: Any, body: bytes) -> tuple[int, bytes]:
@@ -402,6 +294,8 @@ class DevHost:
             runner.start()
         for queue_runner in self.queue_runners.values():
             queue_runner.start()
+        for source in self.event_sources:
+            source.start()
         for timer in self.timers:
             timer.start()
         self._write_state()
@@ -428,6 +322,8 @@ class DevHost:
         self.state = "Stopping"
         for timer in self.timers:
             timer.stop()
+        for source in self.event_sources:
+            source.stop()
         for runner in self.blob_runners.values():
             runner.stop()
         for queue_runner in self.queue_runners.values():

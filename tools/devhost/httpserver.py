@@ -16,13 +16,36 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from azure.functions import meta
 
-if TYPE_CHECKING:
-    from tools.devhost.host import DevHost
+from tools.devhost.functions import FunctionSpec
+from tools.devhost.hostconfig import HostConfig
+from tools.devhost.keys import Keys
+from tools.devhost.routing import RouteTable
+from tools.devhost.runtime import Tracker
+
+
+class ServedHost(Protocol):
+    """What the HTTP front end needs from the host (host.DevHost provides it)."""
+
+    config: HostConfig
+    keys: Keys
+    state: str
+    tracker: Tracker
+    routes: RouteTable[FunctionSpec]
+    last_activity: float
+
+    def function_names(self) -> list[str]: ...
+
+    def invoke_http(
+        self, spec: FunctionSpec, request: Any, traceparent: str | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]: ...
+
+    def blob_webhook(self, function_name: str, headers: Any, body: bytes) -> tuple[int, bytes]: ...
+
 
 log = logging.getLogger("devhost.http")
 
@@ -50,7 +73,7 @@ class DevHostServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], host: DevHost, max_connections: int = 256):
+    def __init__(self, address: tuple[str, int], host: ServedHost, max_connections: int = 256):
         self.devhost = host
         self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, RequestHandler)

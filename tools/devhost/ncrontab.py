@@ -2,8 +2,9 @@
 
 Six fields ``{second} {minute} {hour} {day} {month} {day-of-week}`` (five-field
 expressions get second 0, as in NCrontab). Each field takes ``*``, numbers,
-ranges ``a-b``, steps ``*/n``, ``a-b/n``, ``a/n`` and comma lists; months and
-days may be names (``Jan``, ``Mon``); day-of-week 0 or 7 is Sunday. As in
+ranges ``a-b``, steps ``*/n``, ``a-b/n``, ``a/n`` and comma lists, in numbers
+(names such as ``Jan`` or ``Mon`` are not supported: FaceGate does not use them);
+day-of-week 0 or 7 is Sunday. As in
 NCrontab, a time matches only when BOTH the day and the day-of-week fields
 match (Vixie cron ORs them when both are restricted). A TimeSpan such as
 ``00:05:00`` is an interval schedule (App Service plans only, in Azure).
@@ -16,25 +17,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-
 
 class ScheduleError(ValueError):
     """A schedule the host would refuse."""
 
 
-def _number(text: str, names: list[str] | None, base: int) -> int:
-    if names and text[:3].lower() in names and not text.isdigit():
-        return names.index(text[:3].lower()) + base
+def _number(text: str) -> int:
     if not text.isdigit():
         raise ScheduleError(f"{text!r} is not a number")
     return int(text)
 
 
-def _field(
-    text: str, low: int, high: int, names: list[str] | None = None, base: int = 0
-) -> frozenset[int]:
+def _field(text: str, low: int, high: int) -> frozenset[int]:
     values: set[int] = set()
     for part in text.split(","):
         if not part:
@@ -47,9 +41,9 @@ def _field(
             start, end = low, high
         elif "-" in body:
             a, b = body.split("-", 1)
-            start, end = _number(a, names, base), _number(b, names, base)
+            start, end = _number(a), _number(b)
         else:
-            start = _number(body, names, base)
+            start = _number(body)
             end = high if step_text else start
         if not (low <= start <= high and low <= end <= high) or start > end:
             raise ScheduleError(f"{part!r} is out of range {low}-{high}")
@@ -75,13 +69,13 @@ class CronSchedule:
             raise ScheduleError(
                 f"{expression!r} needs 6 fields (second minute hour day month weekday)"
             )
-        weekdays = _field(fields[5], 0, 7, _DAYS)
+        weekdays = _field(fields[5], 0, 7)
         return cls(
             seconds=_field(fields[0], 0, 59),
             minutes=_field(fields[1], 0, 59),
             hours=_field(fields[2], 0, 23),
             days=_field(fields[3], 1, 31),
-            months=_field(fields[4], 1, 12, _MONTHS, base=1),
+            months=_field(fields[4], 1, 12),
             weekdays=frozenset(d % 7 for d in weekdays),
         )
 

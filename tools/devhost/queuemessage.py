@@ -124,7 +124,7 @@ def binding_data(message: Any, body: bytes) -> dict[str, Any]:
         return data
     if isinstance(parsed, dict):
         for key, value in parsed.items():
-            if isinstance(value, str | int | float | bool):
+            if isinstance(value, str | int | float | bool | dict):  # dict: for {a.b}
                 data.setdefault(key, value)
     return data
 
@@ -137,18 +137,3 @@ def trigger_value(message: Any, body: bytes, annotation: Any) -> Any:
         return body.decode("utf-8")
     converter = meta.get_binding_registry().get("queueTrigger")
     return converter.decode(body_datum(body), trigger_metadata=trigger_metadata(message, body))
-
-
-def output_bodies(value: Any) -> list[str | bytes]:
-    """What a ``queue`` output binding was set to -> one body per message to send.
-
-    Encoded with the library's ``queue`` converter like the worker does: ``str``/``bytes``
-    is one message, a ``func.QueueMessage`` is its body, a list is one message per item.
-    """
-    converter = meta.get_binding_registry().get("queue")
-    datum = converter.encode(value, expected_type=None)
-    if datum.type in ("string", "bytes"):
-        return [datum.value]
-    parsed = json.loads(datum.value)
-    items = parsed if isinstance(parsed, list) else [parsed]
-    return [item["body"] if isinstance(item, dict) else str(item) for item in items]

@@ -48,11 +48,10 @@ from tools.devhost.queuemessage import (
     trigger_value,
 )
 from tools.devhost.queuemessage import binding_data as message_binding_data
+from tools.devhost.runtime import Runtime
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
-
-    from tools.devhost.host import DevHost
 
 log = logging.getLogger("devhost.queues")
 
@@ -112,13 +111,13 @@ class QueueTriggerRunner:
 
     def __init__(
         self,
-        host: DevHost,
+        runtime: Runtime,
         spec: FunctionSpec,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         max_polling_interval: float | None = None,
     ) -> None:
-        config = host.config
-        self.host = host
+        config = runtime.config
+        self.runtime = runtime
         self.spec = spec
         self.connection = spec.trigger["connection"]
         self.queue_name = normalize_queue_name(resolve_settings(spec.trigger["queueName"]))
@@ -245,7 +244,7 @@ class QueueTriggerRunner:
     # -- one message ---------------------------------------------------------------------
     def _process(self, message: Any) -> None:
         try:
-            with self.host.tracker.track():
+            with self.runtime.tracker.track():
                 self._handle(message)
         except AzureError as exc:
             log.warning(
@@ -302,7 +301,7 @@ class QueueTriggerRunner:
             f"queue={self.queue_name} id={message.id} "
             f"try={message.dequeue_count}/{self.max_dequeue_count}"
         )
-        ok, _result, _outputs = self.host.invoke(
+        ok, _result = self.runtime.invoke(
             spec, {trigger_name: value}, message_binding_data(message, body), detail
         )
         return ok
@@ -350,4 +349,4 @@ class QueueTriggerRunner:
             self.poison.create_queue()
         self.poison.send_message(text)
         self._delete(message_id, pop_receipt)
-        self.host.notify_queue(self.connection, self.poison_name or "")
+        self.runtime.notify_queue(self.connection, self.poison_name or "")

@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions import meta
@@ -26,23 +24,24 @@ from tools.devhost import ncrontab
 from tools.devhost.blobpath import resolve_settings
 from tools.devhost.functions import FunctionSpec
 from tools.devhost.receipts import HOSTS_CONTAINER
+from tools.devhost.runtime import Runtime
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
-
-    from tools.devhost.host import DevHost
 
 log = logging.getLogger("devhost.timers")
 
 
 def _zone() -> Any:
-    name = os.environ.get("WEBSITE_TIME_ZONE", "").strip()
-    return ZoneInfo(name) if name else UTC
+    """UTC: Flex Consumption has no WEBSITE_TIME_ZONE (tools/devhost/flex.py warns once)."""
+    return UTC
 
 
 class TimerRunner:
-    def __init__(self, host: DevHost, spec: FunctionSpec, status_store: BlobServiceClient | None):
-        self.host = host
+    def __init__(
+        self, runtime: Runtime, spec: FunctionSpec, status_store: BlobServiceClient | None
+    ):
+        self.runtime = runtime
         self.spec = spec
         trigger = spec.trigger
         self.expression = resolve_settings(trigger["schedule"])
@@ -64,7 +63,7 @@ class TimerRunner:
         with contextlib.suppress(ResourceExistsError):
             container.create_container()
         return container.get_blob_client(
-            f"timers/{self.host.host_id}/{self.spec.function_id}/status"
+            f"timers/{self.runtime.host_id}/{self.spec.function_id}/status"
         )
 
     def _read_status(self) -> dict[str, str] | None:
@@ -110,8 +109,8 @@ class TimerRunner:
         }
         converter = meta.get_binding_registry().get("timerTrigger")
         request = converter.decode(meta.Datum(json.dumps(info), "json"), trigger_metadata=None)
-        with self.host.tracker.track():
-            self.host.invoke(
+        with self.runtime.tracker.track():
+            self.runtime.invoke(
                 self.spec, {self.spec.trigger["name"]: request}, {}, f"schedule={self.expression}"
             )
 

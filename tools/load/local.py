@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.dev.azurite import ROOT, Azurite
+from tools.dev.seed import BLOB_EVENTS
 
 ALL_ACTIONS = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
 
@@ -86,7 +87,7 @@ def local_stack() -> Iterator[Stack]:
         keys, customers = _seed(str(int(time.time())))
         env = {
             **os.environ,
-            "FACEGATE_BLOB_SOURCE": "LogsAndContainerScan",
+            "DEVHOST_BLOB_EVENTS": BLOB_EVENTS,
             "PYTHONUNBUFFERED": "1",
         }
         state = work / "state"
