@@ -14,7 +14,7 @@ help:
 	@echo "make bench      speed figures (reports/bench/)"
 	@echo "make eval DATA=dir   accuracy report for a labelled photo directory"
 	@echo "make fuzz       long property-based fuzzing run"
-	@echo "make load       bounded mixed load (400 requests, 200 at once) against its own app"
+	@echo "make load       bounded mixed load (400 requests, 200 at once) + erasure races, own app"
 
 # --- setup: idempotent, re-runs only when the pins change -----------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -42,7 +42,8 @@ bench: setup
 
 # make fuzz [FUZZ_ARGS=...]: every fuzz target of tests/hardening with >= 10,000 cases each; the
 # figures (cases, failed cases, outcomes per target) end the output and go to reports/fuzz/.
-# make load [LOAD_ARGS=...]: 400 mixed requests, 200 at once, against an Azurite + dev host it
+# make load [LOAD_ARGS=...]: 400 mixed requests, 200 at once, then 20 erasure race rounds and a
+# burst of 64 enrolments into one gallery, against an Azurite + dev host it
 # starts (or LOAD_ARGS="--url URL --key KEY"); figures in reports/load/load.json.
 fuzz: setup
 	FACEGATE_FUZZ=long $(PY) -m pytest tests/hardening -m fuzz -q -o timeout=3600 $(FUZZ_ARGS)

@@ -27,9 +27,8 @@ import uuid
 import numpy as np
 from tqdm import tqdm
 
-from shared import templates
-from shared.galleries import store
-from shared.galleries.index import GalleryIndex, IndexCache
+from shared.biometrics import store
+from shared.biometrics.index import GalleryIndex, IndexCache
 from shared.storage import clients, names
 from shared.vision import RECOGNITION_MODEL as MODEL
 from tools.dev.azurite import Azurite, storage_of_this_process
@@ -46,30 +45,20 @@ def _unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _fill(customer: str, gallery: str, n: int, model: str, rng: np.random.Generator) -> None:
     """n faces over n/5 persons, written in 100-row transactions like an enrolment stream."""
-    store.create_gallery(customer, gallery, "bench", "", model)
+    created = store.create_gallery(customer, gallery, "bench", "", model)
     faces = clients.table_service().get_table_client(names.FACES)
-    partition = f"{customer}:{gallery}"
     batch = []
     rows = _unit_rows(rng, n)
     for i, row in enumerate(tqdm(rows, desc=f"fill {n} faces", unit="face", unit_scale=True)):
         person = f"{i // 5:08d}-0000-4000-8000-000000000000"
-        batch.append(
-            (
-                "create",
-                {
-                    "PartitionKey": partition,
-                    "RowKey": f"{person}:{uuid.uuid4()}",
-                    "template": templates.encode(row),
-                    "model": model,
-                },
-            )
-        )
+        face = store.face_entity(created.partition, person, str(uuid.uuid4()), row, model)
+        batch.append(("create", face))
         if len(batch) == 100:
             faces.submit_transaction(batch)
             batch = []
     if batch:
         faces.submit_transaction(batch)
-    store._bump(customer, gallery, erasure=False)
+    store.mark_changed(created)
 
 
 def _median_ms(samples: list[float]) -> float:

@@ -103,7 +103,7 @@ def azure_groups_list(req: func.HttpRequest) -> func.HttpResponse:
     def work(call: Call) -> tuple[int, list]:
         page = azure.parse_page(req.params)
         model = azure.parse_bool(req.params, "returnRecognitionModel", False)
-        found = galleries.list_galleries(call.caller())
+        found = galleries.list_galleries(call.caller(), page)
         return 200, shapes.page([shapes.group(g, model) for g in found], "largePersonGroupId", page)
 
     return handle_azure(req, work)
@@ -201,7 +201,7 @@ def azure_persons_list(req: func.HttpRequest) -> func.HttpResponse:
 
     def work(call: Call) -> tuple[int, list]:
         page = azure.parse_page(req.params)
-        found = galleries.list_persons(call.caller(), call.route("largePersonGroupId"))
+        found = galleries.list_persons(call.caller(), call.route("largePersonGroupId"), page)
         return 200, shapes.page(found, "personId", page)
 
     return handle_azure(req, work)

@@ -1,8 +1,10 @@
-"""Galleries, persons and enrolled faces: /api/galleries/..., each behind the gate (`enroll`)."""
+"""Galleries, persons and enrolled faces: /api/galleries/..., each behind the gate (`enroll`;
+DELETEs `erase`)."""
 
 import azure.functions as func
 
 from functions.http_support import Call, handle
+from shared.api.paging import page_from
 from shared.api.requests import bound_image, parse_json_body
 from shared.service import galleries
 
@@ -12,8 +14,13 @@ bp = func.Blueprint()
 @bp.function_name("galleries_list")
 @bp.route(route="galleries", methods=["GET"])
 def galleries_list(req: func.HttpRequest) -> func.HttpResponse:
-    """The caller's galleries."""
-    return handle(req, lambda call: (200, galleries.list_galleries(call.caller())))
+    """The caller's galleries, in id order; paged by `start` (after this id) and `top`."""
+
+    def work(call: Call) -> tuple[int, list]:
+        page = page_from(req.params.get("start"), req.params.get("top"))
+        return 200, galleries.list_galleries(call.caller(), page)
+
+    return handle(req, work)
 
 
 @bp.function_name("gallery_put")
@@ -68,13 +75,13 @@ def persons_add(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("persons_list")
 @bp.route(route="galleries/{galleryId}/persons", methods=["GET"])
 def persons_list(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(
-        req,
-        lambda call: (
-            200,
-            galleries.list_persons(call.caller(), call.route("galleryId")),
-        ),
-    )
+    """The persons of a gallery, in id order; paged by `start` (after this id) and `top`."""
+
+    def work(call: Call) -> tuple[int, list]:
+        page = page_from(req.params.get("start"), req.params.get("top"))
+        return 200, galleries.list_persons(call.caller(), call.route("galleryId"), page)
+
+    return handle(req, work)
 
 
 @bp.function_name("person_get")

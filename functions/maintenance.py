@@ -4,7 +4,7 @@ import logging
 
 import azure.functions as func
 
-from shared import faceids
+from shared.biometrics import faceids
 from shared.limits import counter
 
 bp = func.Blueprint()

@@ -133,7 +133,6 @@ var tableNames = [
   'apikeys'
   'audit'
   'galleries'
-  'persons'
   'faces'
   'faceids'
   'poisonuploads'

@@ -14,6 +14,7 @@ A row holds who, what, the outcome and why; never pixels, embeddings or keys.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -93,6 +94,24 @@ def record(
             table.submit_transaction([("create", r) for r in rows])
 
 
+def record_operator(customer_id: str, action: str, actor: str, target: str) -> str:
+    """An operator's act on a customer's data (no Cedar decision: operators are not customers):
+    one row in the customer's audit partition, written before the act; returns its id."""
+    when = model.utc_now()
+    operation_id = str(uuid.uuid4())
+    context = Context("unknown", "admin", None, operation_id, False)
+    outcome = Outcome(action, True, ("operator",))
+    row = _row(customer_id, operation_id, when, context, 0, outcome, overall=True)
+    row.update(Actor=actor[:200], Target=target[:200])
+    with storage_unavailable_as_503(
+        "audit write",
+        message="The audit trail cannot be written; nothing was done.",
+        answers=(),
+    ):
+        clients.table_service().get_table_client(names.AUDIT).create_entity(row)
+    return operation_id
+
+
 def _day(value: date | str) -> date:
     if isinstance(value, date):
         return value
@@ -124,6 +143,7 @@ def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
             "channel": e.get("Channel", ""),
             "capture": e.get("Capture", ""),
             "purpose": e.get("Purpose", ""),
+            **({"actor": e["Actor"], "target": e.get("Target", "")} if "Actor" in e else {}),
         }
         for e in entities
     ]

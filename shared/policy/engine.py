@@ -22,6 +22,7 @@ import cedarpy
 
 from shared.errors import ServiceUnavailable
 from shared.lazy import Lazy
+from shared.policy import model
 from shared.policy.context import Context
 from shared.policy.model import Customer
 
@@ -172,6 +173,16 @@ def customer_entity(customer: Customer) -> dict[str, Any]:
     }
 
 
+def _resource(customer: Customer, action: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The resource an action is on: the service, or for ``erase`` the caller's own biometric
+    data (its owner is the caller: the service only ever erases the caller's partitions)."""
+    if action != model.ERASE:
+        return RESOURCE, []
+    uid = {"type": f"{NAMESPACE}::BiometricData", "id": customer.id}
+    owner = {"__entity": {"type": f"{NAMESPACE}::Customer", "id": customer.id}}
+    return uid, [{"uid": uid, "attrs": {"owner": owner}, "parents": []}]
+
+
 def evaluate_many(
     customer: Customer,
     actions: Sequence[str],
@@ -187,17 +198,21 @@ def evaluate_many(
     skipped forbid must never turn into an allow.
     """
     policies = policies or bundle()
-    requests = [
-        {
-            "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
-            "action": {"type": f"{NAMESPACE}::Action", "id": action},
-            "resource": RESOURCE,
-            "context": context.cedar(),
-        }
-        for action in actions
-    ]
+    requests = []
+    entities = [customer_entity(customer)]
+    for action in actions:
+        resource, data = _resource(customer, action)
+        entities += [d for d in data if d not in entities]
+        requests.append(
+            {
+                "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
+                "action": {"type": f"{NAMESPACE}::Action", "id": action},
+                "resource": resource,
+                "context": context.cedar(),
+            }
+        )
     results = cedarpy.is_authorized_batch(
-        requests, policies.policy_set, [customer_entity(customer)], schema=policies.schema
+        requests, policies.policy_set, entities, schema=policies.schema
     )
     if len(results) != len(requests):
         raise ServiceUnavailable("The policy decision could not be evaluated; nothing is analysed.")

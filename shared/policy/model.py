@@ -21,8 +21,11 @@ ACTIONS: tuple[str, ...] = ("detect", "age", "gender", "emotion", "verify", "ide
 # "This request makes a biometric template" (a faceId): never approved on its own; the Cedar
 # policies allow it to customers who may match templates (verify or identify).
 CREATE_TEMPLATE = "createTemplate"
+# Erasing one's own biometric data: decided by Cedar like every action, but never approved
+# or withdrawn per customer (policy owner-may-erase), so not one of ACTIONS.
+ERASE = "erase"
 # Every action a decision can be asked about (the actions of the Cedar schema, groups aside).
-GATE_ACTIONS: tuple[str, ...] = (*ACTIONS, CREATE_TEMPLATE)
+GATE_ACTIONS: tuple[str, ...] = (*ACTIONS, CREATE_TEMPLATE, ERASE)
 # What a blob upload may ask for (metadata `features` or the customer's defaults).
 FEATURES: tuple[str, ...] = (DETECT, *SENSITIVE_ACTIONS, "identify")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from shared import faceids, templates, vision
+from shared import vision
 from shared.api.azure_face.requests import AZURE_RECOGNITION_MODEL, AzureDetect, FindSimilar
-from shared.galleries import edits, training
+from shared.biometrics import edits, faceids, templates, training
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import uuid_id
 from shared.matching import calibration_for, pair_confidence

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared import faceids, vision
+from shared import vision
 from shared.api.requests import DetectOptions
-from shared.galleries import store
+from shared.biometrics import faceids, store
 from shared.policy import Caller
 from shared.service import engine, gate, recognition
 

@@ -1,4 +1,6 @@
-"""Gallery management and enrolment. Every operation, reads included, needs `enroll`.
+"""Gallery management and enrolment. Every operation, reads included, needs `enroll`;
+erasing (DELETE of a gallery, person or face) needs `erase`, which Cedar permits to the
+owner of the data whatever else its record says.
 
 The ids in a route (galleryId, personId, persistedFaceId) are validated here, for every
 channel that calls these use cases, and nowhere else.
@@ -10,15 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import vision
+from shared.api.paging import FIRST_PAGE, Page
+from shared.biometrics import store
+from shared.biometrics.index import INDEXES
 from shared.errors import InvalidImage
-from shared.galleries import store
-from shared.galleries.index import INDEXES
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import uuid_id
 from shared.policy import Caller
 from shared.service import engine, gate
 
 ENROLL = ["enroll"]
+ERASE = ["erase"]
 
 
 def create_gallery(caller: Caller, gallery_id: str, body: Mapping[str, Any]) -> dict:
@@ -37,13 +41,13 @@ def get_gallery(caller: Caller, gallery_id: str) -> dict:
     return store.get_gallery(caller.customer.id, check_gallery_id(gallery_id)).to_json()
 
 
-def list_galleries(caller: Caller) -> list[dict]:
+def list_galleries(caller: Caller, page: Page = FIRST_PAGE) -> list[dict]:
     gate.require(caller.customer, ENROLL, caller.context)
-    return [g.to_json() for g in store.list_galleries(caller.customer.id)]
+    return [g.to_json() for g in store.list_galleries(caller.customer.id, page.start, page.top)]
 
 
 def delete_gallery(caller: Caller, gallery_id: str) -> None:
-    gate.require(caller.customer, ENROLL, caller.context)
+    gate.require(caller.customer, ERASE, caller.context)
     store.delete_gallery(caller.customer.id, check_gallery_id(gallery_id))
     INDEXES.forget(caller.customer.id, gallery_id)
 
@@ -56,11 +60,12 @@ def create_person(caller: Caller, gallery_id: str, body: Mapping[str, Any]) -> d
     return {"personId": person.person_id}
 
 
-def list_persons(caller: Caller, gallery_id: str) -> list[dict]:
+def list_persons(caller: Caller, gallery_id: str, page: Page = FIRST_PAGE) -> list[dict]:
     gate.require(caller.customer, ENROLL, caller.context)
-    return [
-        p.to_json() for p in store.list_persons(caller.customer.id, check_gallery_id(gallery_id))
-    ]
+    persons = store.list_persons(
+        caller.customer.id, check_gallery_id(gallery_id), page.start, page.top
+    )
+    return [p.to_json() for p in persons]
 
 
 def get_person(caller: Caller, gallery_id: str, person_id: str) -> dict:
@@ -70,7 +75,7 @@ def get_person(caller: Caller, gallery_id: str, person_id: str) -> dict:
 
 
 def delete_person(caller: Caller, gallery_id: str, person_id: str) -> dict:
-    gate.require(caller.customer, ENROLL, caller.context)
+    gate.require(caller.customer, ERASE, caller.context)
     person_id = uuid_id(person_id, "personId")
     erased = store.delete_person(caller.customer.id, check_gallery_id(gallery_id), person_id)
     return {"personId": person_id, "erasedFaces": erased}
@@ -120,7 +125,7 @@ def add_face(
 
 
 def delete_face(caller: Caller, gallery_id: str, person_id: str, face_id: str) -> None:
-    gate.require(caller.customer, ENROLL, caller.context)
+    gate.require(caller.customer, ERASE, caller.context)
     person_id = uuid_id(person_id, "personId")
     face_id = uuid_id(face_id, "persistedFaceId")
     store.delete_face(caller.customer.id, check_gallery_id(gallery_id), person_id, face_id)

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from shared import faceids, templates, vision
+from shared import vision
 from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
+from shared.biometrics import faceids, store, templates
+from shared.biometrics.index import INDEXES
 from shared.errors import BadArgument
-from shared.galleries import store
-from shared.galleries.index import INDEXES
 from shared.limits import quota
 from shared.matching import Cohort, calibration_for, pair_confidence
 from shared.policy import Caller

@@ -13,8 +13,8 @@ CUSTOMERS = "customers"  # the customer registry
 APIKEYS = "apikeys"  # key hashes -> customer
 AUDIT = "audit"  # one append-only row per policy decision
 GALLERIES = "galleries"  # galleries, owned by one customer
-PERSONS = "persons"  # persons in a gallery
-FACES = "faces"  # enrolled faces (embeddings) of a person
+# one partition per gallery generation: its head row, its persons and their faces (templates)
+FACES = "faces"
 FACEIDS = "faceids"  # faceIds returned by /detect, kept 24 hours
 POISON = "poisonuploads"  # uploads that failed every try (transient faults), kept for operators
 OPERATIONS = "operations"  # Azure-style long-running operations (large person group training)
@@ -25,7 +25,6 @@ TABLES: tuple[str, ...] = (
     APIKEYS,
     AUDIT,
     GALLERIES,
-    PERSONS,
     FACES,
     FACEIDS,
     POISON,

@@ -27,7 +27,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from shared import faceids
+from shared.biometrics import faceids
 from shared.policy import audit_rows
 from tests.data import make_photos as photos
 from tests.e2e.conftest import Client, _tenant

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from shared import attributes as attribute_registry
 from shared.api import requests as api
+from shared.biometrics import store
 from shared.errors import BadArgument, FaceGateError, PayloadTooLarge
-from shared.galleries import store
 from shared.identifiers import gallery_id, uuid_id
 from shared.policy import context_from, model
 from tests.hardening.fuzzing import fuzz_settings, outcome, target

@@ -146,7 +146,7 @@ def test_mallorys_credential_cannot_write_into_victims_container(pair) -> None:
 def test_galleryid_of_another_customer_is_not_found_like_a_missing_one(pair) -> None:
     """From mallory's own folder, naming victim's gallery: the same failure as a gallery
     that exists nowhere, and victim's gallery is never read or identified against."""
-    from shared.galleries import store
+    from shared.biometrics import store
 
     mallory, victim = pair["mallory"], pair["victim"]
     store.create_gallery(victim, "staff", "Victim's staff", "", "dlib_resnet_128")
@@ -183,7 +183,7 @@ def test_through_the_running_host_mallory_gets_nothing_of_victims(app, pair) -> 
     victim's gallery, tries victim's container and a dot-segment name, next to a genuine
     upload of victim's; last in this module, so the host only starts once the in-process
     cases are done."""
-    from shared.galleries import store
+    from shared.biometrics import store
 
     mallory, victim = pair["mallory"], pair["victim"]
     store.create_gallery(victim, "vips", "Victim's VIPs", "", "dlib_resnet_128")

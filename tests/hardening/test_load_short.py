@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tools.load.__main__ import unaudited
+from tools.load.erasure import erasure_load, surviving_rows
 from tools.load.runner import Target, load
 
 
@@ -23,3 +24,16 @@ def test_a_short_mixed_load_is_answered_in_full(app, acme, us_police) -> None:
     assert figures["statuses"].get("403", 0) >= 4 and figures["statuses"].get("400", 0) >= 8
     assert unaudited(report, [acme.customer_id, us_police.customer_id], since) == []
     assert "Traceback" not in app.log()
+
+
+def test_the_erasure_part_of_make_load_finds_nothing_left(app, acme) -> None:
+    """Two rounds and a burst of 8 (make load: 20 rounds and 64); its own checks must pass
+    and must have looked: every round counted, every DELETE and enrolment answered."""
+    report = erasure_load(
+        Target(app.url, acme.key), rounds=2, burst_size=8, stored=surviving_rows,
+        customer_id=acme.customer_id,
+    )  # fmt: skip
+    assert report.ok, report.text()
+    assert report.rounds == 2
+    assert report.statuses["burst enroll 200"] == 8
+    assert sum(n for kind, n in report.statuses.items() if kind.startswith("delete gallery")) == 4

@@ -30,9 +30,13 @@ TEMPLATE = "template-needs-recognition-approval"
 STATED = "age-verification"  # the purpose make_customer declares, stated with a request
 
 
-def case(name, who, action, capture=None, *, purpose=None, law=False, deny=()):
-    """One row: allowed by ``approved-action`` unless ``deny`` names the refusing policies."""
-    return pytest.param(who, action, capture, purpose, law, not deny, deny or ALLOW, id=name)
+def case(name, who, action, capture=None, *, purpose=None, law=False, deny=(), allow=ALLOW):
+    """One row: allowed by ``allow`` (``approved-action``) unless ``deny`` names the refusing
+    policies."""
+    return pytest.param(who, action, capture, purpose, law, not deny, deny or allow, id=name)
+
+
+OWNER_ERASES = ("owner-may-erase",)
 
 
 SUSPENDED = {"status": "suspended"}
@@ -165,6 +169,15 @@ CASES = [
     case("sensitive, pending, detect", REVIEW_PENDING, "detect", "photo"),
     case("sensitive, pending, emotion", REVIEW_PENDING, "emotion", purpose=STATED),
     case("not sensitive, review none, verify", {"review_state": "none"}, "verify", "photo"),
+    # erasing one's own data is never blocked: not by status, approvals, context or purpose
+    case("commercial erase", {}, "erase", allow=OWNER_ERASES),
+    case("suspended erase", SUSPENDED, "erase", allow=OWNER_ERASES),
+    case("pending erase", {"status": "pending"}, "erase", "photo", allow=OWNER_ERASES),
+    case("enroll withdrawn, erase", {"actions": "detect"}, "erase", allow=OWNER_ERASES),
+    case("US police erase, no capture", LE_US, "erase", allow=OWNER_ERASES),
+    case("FR police erase, body camera", LE_FR, "erase", "body-camera", allow=OWNER_ERASES),
+    case("sensitive, pending, erase", REVIEW_PENDING, "erase", allow=OWNER_ERASES),
+    case("erase, undeclared purpose", {}, "erase", purpose="other-purpose", allow=OWNER_ERASES),
 ]
 
 

@@ -35,7 +35,8 @@ def test_every_rule_has_a_unique_id_a_reason_and_its_own_file():
         assert path.stem.split("-", 1)[1] == pid, f"{path.name} should be named after @id {pid}"
         assert len(policies.comments[pid]) > 20
     assert [pid for pid, effect in policies.effects.items() if effect == "permit"] == [
-        "approved-action"
+        "approved-action",
+        "owner-may-erase",
     ]
 
 
@@ -54,7 +55,7 @@ def _members(group: str) -> tuple[str, ...]:
 def test_schema_names_the_same_actions_as_the_registry():
     decidable = tuple(n for n, entry in _schema_actions().items() if "appliesTo" in entry)
     assert decidable == model.GATE_ACTIONS
-    assert (*model.ACTIONS, model.CREATE_TEMPLATE) == model.GATE_ACTIONS
+    assert (*model.ACTIONS, model.CREATE_TEMPLATE, model.ERASE) == model.GATE_ACTIONS
 
 
 def test_action_groups_are_the_attribute_registry_and_recognition():

@@ -1,4 +1,5 @@
-"""`python -m tools.admin`: manage customers and keys, read the audit trail, check policies.
+"""`python -m tools.admin`: manage customers and keys, read the audit trail, check policies,
+erase a customer's biometric data.
 
 Works against the storage the app uses (FACEGATE_STORAGE, default the local
 emulator). Output is JSON on stdout; an error is one line on stderr and exit
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from shared.errors import BadArgument, FaceGateError, ServiceUnavailable
 from shared.pipeline import access
 from shared.policy import audit, context_from, engine, model, registry
 from shared.policy.decisions import evaluate_all
+from shared.service import erasure
 from shared.settings import storage_settings
 from shared.storage import provision
 
@@ -195,6 +198,21 @@ def policy_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- erasure ------------------------------------------------------------------------------
+
+
+def _operator(args: argparse.Namespace) -> str:
+    return args.actor or os.environ.get("USER") or "operator"
+
+
+def erase_gallery(args: argparse.Namespace) -> None:
+    _emit(erasure.erase_gallery(args.customer, args.gallery, _operator(args)))
+
+
+def erase_customer(args: argparse.Namespace) -> None:
+    _emit(erasure.erase_customer_galleries(args.customer, _operator(args)))
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -279,6 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
     alist.add_argument("--customer", required=True)
     alist.add_argument("--day", help="YYYY-MM-DD (default: today, UTC)")
     alist.set_defaults(run=audit_list)
+
+    erase = areas.add_parser(
+        "erase", help="erase a customer's biometric data (audited; repeat to finish)"
+    ).add_subparsers(dest="command", required=True)
+    gallery = erase.add_parser("gallery", help="one gallery: every person and template in it")
+    gallery.add_argument("--customer", required=True)
+    gallery.add_argument("--gallery", required=True)
+    gallery.set_defaults(run=erase_gallery)
+    everything = erase.add_parser(
+        "customer", help="every gallery, person, template and faceId of the customer"
+    )
+    everything.add_argument("--customer", required=True)
+    everything.set_defaults(run=erase_customer)
+    for sub in (gallery, everything):
+        sub.add_argument("--actor", help="who erases, for the audit row (default: $USER)")
 
     policy = areas.add_parser("policy", help="the Cedar policies").add_subparsers(
         dest="command", required=True

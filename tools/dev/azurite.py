@@ -64,6 +64,9 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None
         process.wait()
 
 
+KEEP_ALIVE_SECONDS = 240
+
+
 @dataclass
 class Azurite:
     """One Azurite process serving blob, queue and table on three ports."""
@@ -106,6 +109,12 @@ class Azurite:
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
+            # Azurite closes idle keep-alive connections after 5 s; a client reusing one as it
+            # closes gets a connection reset, which the SDKs do not retry for a POST (an audit
+            # row, an enrolment): a spurious 503. Azure keeps idle connections for minutes.
+            "--blobKeepAliveTimeout", str(KEEP_ALIVE_SECONDS),
+            "--queueKeepAliveTimeout", str(KEEP_ALIVE_SECONDS),
+            "--tableKeepAliveTimeout", str(KEEP_ALIVE_SECONDS),
         ]  # fmt: skip
         if self.location is None:
             cmd.append("--inMemoryPersistence")

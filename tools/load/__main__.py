@@ -3,6 +3,7 @@
     python -m tools.load                      # own Azurite + dev host, 400 requests, 200 at once
     python -m tools.load --requests 1000 --concurrency 100
     python -m tools.load --url http://127.0.0.1:7071 --key <key> [--police-key <key>]
+    python -m tools.load --erasure-rounds 40 --burst 64   # the erasure part (tools/load/erasure)
 
 Exit status 1 when any request got a 5xx, a status it should not get, or no answer.
 With its own stack it also checks the audit trail: every request the gate decided
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from tools.dev.azurite import ROOT
 from tools.load import noisy
+from tools.load.erasure import erasure_load, surviving_rows
 from tools.load.runner import Report, Target, load
 
 REPORT = ROOT / "reports" / "load" / "load.json"
@@ -57,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--police-key", help="with --url: a US police key (403 on identify)")
     parser.add_argument("--timeout", type=float, default=300, help="per request, seconds")
     parser.add_argument("--report", type=Path, default=REPORT, help="figures as JSON")
+    parser.add_argument(
+        "--erasure-rounds", type=int, default=20, help="erasure race rounds (20; 0: none)"
+    )
+    parser.add_argument(
+        "--burst", type=int, default=64, help="enrolments at once into one gallery (64; 0: none)"
+    )
     args = parser.parse_args(argv)
     if args.url and not args.key:
         parser.error("--url needs --key")
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         target = Target(args.url.rstrip("/"), args.key, args.police_key)
         report = load(target, args.requests, args.concurrency, args.timeout)
+        erased = erasure_load(target, args.erasure_rounds, args.burst)
         missing: list[str] = []
     else:
         from tools.load.local import local_stack
@@ -77,18 +86,21 @@ def main(argv: list[str] | None = None) -> int:
             neighbours = noisy.run(
                 stack.url, stack.keys["quiet"], stack.keys["unlimited"], stack.keys["noisy"]
             )
+            customer = stack.customers["ok"]
+            erased = erasure_load(target, args.erasure_rounds, args.burst, surviving_rows, customer)
     print(report.text())
+    print(erased.text())
     if not args.url:
         decided = sum(1 for o in report.outcomes if o.status in (200, 403))
         print(f"audit: {decided - len(missing)}/{decided} decided requests have their audit row")
     if not args.url:
         print(noisy.text(neighbours))
-    report.write(args.report)
+    report.write(args.report, erasure=erased.figures())
     if not args.url:
         NOISY_REPORT.write_text(json.dumps(neighbours, indent=1) + "\n")
     print(f"figures written to {args.report} ({time.monotonic() - started:.0f} s in all)")
-    verdict = report.ok and not missing and (bool(args.url) or neighbours["ok"])
-    print("PASS: no 5xx, no request lost" if verdict else "FAIL")
+    verdict = report.ok and not missing and erased.ok and (bool(args.url) or neighbours["ok"])
+    print("PASS: no 5xx, no request lost, erasure final" if verdict else "FAIL")
     if not args.url:
         if verdict:
             shutil.rmtree(stack.work, ignore_errors=True)

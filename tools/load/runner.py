@@ -309,9 +309,10 @@ class Report:
             )
         return "\n".join(lines)
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, **more: dict) -> None:
+        """The figures as JSON, with ``more`` sections (e.g. ``erasure``) beside them."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.figures(), indent=1) + "\n")
+        path.write_text(json.dumps({**self.figures(), **more}, indent=1) + "\n")
 
 
 def load(target: Target, total: int, concurrency: int, timeout: float = 300) -> Report:

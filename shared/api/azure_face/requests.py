@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.api.paging import Page
 from shared.api.requests import (
     DetectOptions,
     IdentifyRequest,
@@ -213,14 +214,9 @@ def parse_find_similar(body: Mapping[str, Any]) -> FindSimilar:
     return FindSimilar(uuid_id(body.get("faceId"), "faceId"), parsed, limit, mode == "matchPerson")
 
 
-@dataclass(frozen=True)
-class Page:
-    start: str
-    top: int
-
-
 def parse_page(params: Mapping[str, str]) -> Page:
-    """``start`` (list entries after this id) and ``top`` (1-1000, default 1000)."""
+    """``start`` (list entries after this id) and ``top`` (1-1000, default 1000); the same
+    paging as FaceGate's own list routes (shared.api.paging), read the way Azure reads it."""
     start = params.get("start") or ""
     if len(start) > 64:
         raise BadArgument("start must be at most 64 characters.")

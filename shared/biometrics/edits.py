@@ -1,8 +1,9 @@
 """Renames and userData edits of galleries, persons and enrolled faces (Azure's PATCH routes).
 
-Same tables and keys as ``store`` (see its docstring). Every edit is a Merge that
-requires the row to exist (If-Match: *), so an edit racing an erasure can never bring
-a deleted row back: it fails with NotFound instead. Templates are never touched here.
+Same tables and keys as ``store`` (see its docstring): persons and faces live in the
+gallery generation's partition of ``faces``. Every edit is a Merge that requires the row
+to exist (If-Match: *), so an edit racing an erasure can never bring a deleted row back:
+it fails with NotFound instead. Templates are never touched here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from shared.biometrics import store
 from shared.errors import NotFound
-from shared.galleries import store
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
 
@@ -52,25 +53,27 @@ def update_person(
     customer_id: str, gallery_id: str, person_id: str, name: str | None, user_data: str | None
 ) -> None:
     fields = _fields(name, user_data, store.MAX_USER_DATA)
-    store.get_gallery(customer_id, gallery_id)
-    entity = {"PartitionKey": f"{customer_id}:{gallery_id}", "RowKey": person_id, **fields}
-    _merge(names.PERSONS, entity, f"Person '{person_id}' is not found.")
+    gallery = store.get_gallery(customer_id, gallery_id)
+    store.get_person(customer_id, gallery_id, person_id)  # not one being erased
+    entity = {"PartitionKey": gallery.partition, "RowKey": person_id, **fields}
+    _merge(names.FACES, entity, f"Person '{person_id}' is not found.")
 
 
 def get_face(customer_id: str, gallery_id: str, person_id: str, face_id: str) -> dict[str, str]:
-    """An enrolled face's id and userData (never its template)."""
+    """An enrolled face's id and userData (never its template); NotFound while it is erased."""
     store.get_person(customer_id, gallery_id, person_id)
+    partition = store.get_gallery(customer_id, gallery_id).partition
     with storage_unavailable_as_503():
         try:
             row = (
                 clients.table_service()
                 .get_table_client(names.FACES)
-                .get_entity(
-                    f"{customer_id}:{gallery_id}", f"{person_id}:{face_id}", select=["userData"]
-                )
+                .get_entity(partition, f"{person_id}:{face_id}", select=["userData", "erased"])
             )
         except ResourceNotFoundError:
             raise NotFound(f"Face '{face_id}' is not found.") from None
+    if row.get("erased"):
+        raise NotFound(f"Face '{face_id}' is not found.")
     return {"persistedFaceId": face_id, "userData": row.get("userData") or ""}
 
 
@@ -78,9 +81,9 @@ def update_face(
     customer_id: str, gallery_id: str, person_id: str, face_id: str, user_data: str | None
 ) -> None:
     fields = _fields(None, user_data, store.MAX_FACE_USER_DATA)
-    store.get_person(customer_id, gallery_id, person_id)
+    get_face(customer_id, gallery_id, person_id, face_id)  # not one being erased
     entity = {
-        "PartitionKey": f"{customer_id}:{gallery_id}",
+        "PartitionKey": store.get_gallery(customer_id, gallery_id).partition,
         "RowKey": f"{person_id}:{face_id}",
         **fields,
     }

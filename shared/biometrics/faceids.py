@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared import templates
+from shared.biometrics import templates
 from shared.errors import NotFound
 from shared.identifiers import new_id
-from shared.storage import clients, expiry, names
+from shared.storage import clients, expiry, names, rows
 from shared.storage.faults import storage_unavailable_as_503
 
 TTL = dt.timedelta(hours=24)
-_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def save_many(
     returns their faceIds in order."""
     expires = (now or _utcnow()) + min(ttl, TTL)
     ids = [new_id() for _ in items]
-    rows = [
+    new_rows = [
         {
             "PartitionKey": customer_id,
             "RowKey": face_id,
@@ -78,8 +77,9 @@ def save_many(
     ]
     with storage_unavailable_as_503():
         table = _table()
-        for start in range(0, len(rows), _BATCH):
-            table.submit_transaction([("create", row) for row in rows[start : start + _BATCH]])
+        for start in range(0, len(new_rows), rows.BATCH):
+            batch = new_rows[start : start + rows.BATCH]
+            table.submit_transaction([("create", row) for row in batch])
     return ids
 
 
@@ -100,3 +100,13 @@ def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete every expired faceId of every customer; returns how many went."""
     with storage_unavailable_as_503():
         return expiry.purge_expired(_table(), now or _utcnow())
+
+
+def erase_customer(customer_id: str) -> int:
+    """Delete every faceId of one customer, expired or not; returns how many went."""
+    with storage_unavailable_as_503():
+        table = _table()
+        mine = table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": customer_id}, select=["PartitionKey", "RowKey"]
+        )
+        return rows.delete_rows(table, ((r["PartitionKey"], r["RowKey"]) for r in mine))

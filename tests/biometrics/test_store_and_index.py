@@ -1,4 +1,4 @@
-"""Galleries in Azurite: isolation, erasure, and an identify index that stays fresh."""
+"""Biometric data in Azurite: isolation, erasure, and an identify index that stays fresh."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import uuid
 import numpy as np
 import pytest
 
-from shared import faceids
+from shared.biometrics import faceids, store
+from shared.biometrics.index import IndexCache
 from shared.errors import BadArgument, Conflict, NotFound
-from shared.galleries import store
-from shared.galleries.index import IndexCache
 from shared.vision import RECOGNITION_MODEL as MODEL
 
 
@@ -57,12 +56,11 @@ def test_person_erasure_removes_every_template(customer):
     person = store.create_person(customer, "staff", "Ada", "")
     for seed in range(3):
         store.add_face(customer, "staff", person.person_id, unit(seed), MODEL, "", "high")
-    assert len(store.person_templates(customer, "staff", person.person_id)) == 3
+    assert len(store.get_person(customer, "staff", person.person_id).persisted_face_ids) == 3
     assert store.delete_person(customer, "staff", person.person_id) == 3
     with pytest.raises(NotFound):
         store.get_person(customer, "staff", person.person_id)
-    faces, _ = store.templates_since(customer, "staff", None)
-    assert faces == []
+    assert store.templates_since(store.get_gallery(customer, "staff"), None).added == []
 
 
 def test_other_model_templates_are_refused(customer):

@@ -4,26 +4,33 @@ Identify must answer in milliseconds against 100k enrolled faces, so each
 process keeps a gallery's templates as one float32 matrix. Before every search
 it reads the gallery row (one point read): a new ``version`` means faces were
 added, and only rows written since the last load (with a safety overlap) are
-fetched; a new ``epoch`` means something was erased, and the index is rebuilt
-from scratch so an erased template can never be matched. Scores are normalised
-against the gallery itself (shared.matching.Cohort), rebuilt with the matrix.
+fetched; a new ``epoch`` (renewed by every erasure after its templates are gone,
+before it answers) or ``generation`` (a re-created gallery) means the index is
+rebuilt from scratch, so an erased template can never be matched, on this
+instance or any other sharing the storage. The index is labelled with the
+tokens read *before* its rows were loaded, so a load racing an erasure is
+always followed by a rebuild. Scores are normalised against the gallery itself
+(shared.matching.Cohort), rebuilt with the matrix.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
 
-from shared.galleries import store
+from shared.biometrics import store
 from shared.matching import Cohort, Match, calibration_for
 
 # Rows written up to this long before the newest row seen are fetched again on an
 # incremental refresh, so a write racing the last load is never missed.
 _OVERLAP = dt.timedelta(seconds=60)
-_MAX_GALLERIES = 64
+# Per customer (see IndexCache): how many galleries' indexes it keeps, and for how long unused.
+_GALLERIES_PER_CUSTOMER = 16
+_IDLE_SECONDS = 30 * 60.0
 
 Candidate = Match  # a person and the confidence that the probe is them
 
@@ -35,8 +42,8 @@ class GalleryIndex:
         self.customer_id = customer_id
         self.gallery_id = gallery_id
         self._lock = threading.Lock()
-        self._epoch: tuple[str, int] | None = None
-        self._version: int | None = None
+        self._epoch: tuple[str, str] | None = None
+        self._version: str | None = None
         self._since: dt.datetime | None = None
         self._rows: dict[str, tuple[str, np.ndarray, str]] = {}
         self._matrix: np.ndarray | None = None
@@ -55,20 +62,23 @@ class GalleryIndex:
         return len(self._rows)
 
     def refresh(self, gallery: store.Gallery) -> None:
-        """Bring the index up to the gallery's current version and epoch."""
+        """Bring the index up to the gallery's current version, epoch and generation."""
         with self._lock:
             if (gallery.generation, gallery.epoch) != self._epoch:
                 self._rows.clear()
-                found, newest = store.templates_since(self.customer_id, self.gallery_id, None)
+                changes = store.templates_since(gallery, None)
+                newest = changes.newest
             elif gallery.version != self._version:
                 since = None if self._since is None else self._since - _OVERLAP
-                found, newest = store.templates_since(self.customer_id, self.gallery_id, since)
-                newest = newest or self._since
+                changes = store.templates_since(gallery, since)
+                newest = changes.newest or self._since
             else:
                 return
-            for face in found:
+            for face in changes.added:
                 key = f"{face.person_id}:{face.persisted_face_id}"
                 self._rows[key] = (face.person_id, face.template, face.model)
+            for person_id, face_id in changes.erased:  # being erased: never match it again
+                self._rows.pop(f"{person_id}:{face_id}", None)
             self._epoch = (gallery.generation, gallery.epoch)
             self._version, self._since = gallery.version, newest
             self._matrix = self._cohort = None
@@ -108,28 +118,56 @@ class GalleryIndex:
 
 
 class IndexCache:
-    """A bounded LRU of gallery indexes for this process."""
+    """The gallery indexes of this process, bounded per customer.
 
-    def __init__(self, max_galleries: int = _MAX_GALLERIES) -> None:
+    Each customer has its own LRU of at most ``per_customer`` galleries, so only a
+    customer's own identify calls can push one of its galleries out: however many
+    galleries another customer searches, it evicts nothing of anyone else's. The
+    number of customers is bounded by the registry (operators onboard them), and a
+    customer's indexes are dropped after ``idle_seconds`` without a search, so the
+    memory of customers that stopped calling comes back.
+    """
+
+    def __init__(
+        self, per_customer: int = _GALLERIES_PER_CUSTOMER, idle_seconds: float = _IDLE_SECONDS
+    ) -> None:
         self._lock = threading.Lock()
-        self._indexes: OrderedDict[tuple[str, str], GalleryIndex] = OrderedDict()
-        self._max = max_galleries
+        self._customers: dict[str, OrderedDict[str, GalleryIndex]] = {}
+        self._used: dict[str, float] = {}
+        self._per_customer = per_customer
+        self._idle = idle_seconds
 
     def fresh(self, gallery: store.Gallery) -> GalleryIndex:
-        key = (gallery.customer_id, gallery.gallery_id)
+        customer = gallery.customer_id
+        now = time.monotonic()
         with self._lock:
-            index = self._indexes.get(key)
+            for idle in [c for c, used in self._used.items() if now - used > self._idle]:
+                self._customers.pop(idle, None)
+                self._used.pop(idle, None)
+            indexes = self._customers.setdefault(customer, OrderedDict())
+            self._used[customer] = now
+            index = indexes.get(gallery.gallery_id)
             if index is None:
-                index = self._indexes[key] = GalleryIndex(*key)
-            self._indexes.move_to_end(key)
-            while len(self._indexes) > self._max:
-                self._indexes.popitem(last=False)
+                index = indexes[gallery.gallery_id] = GalleryIndex(customer, gallery.gallery_id)
+            indexes.move_to_end(gallery.gallery_id)
+            while len(indexes) > self._per_customer:
+                indexes.popitem(last=False)
         index.refresh(gallery)
         return index
 
-    def forget(self, customer_id: str, gallery_id: str) -> None:
+    def cached(self, customer_id: str) -> list[str]:
+        """The gallery ids whose indexes this process holds for a customer, oldest use first."""
         with self._lock:
-            self._indexes.pop((customer_id, gallery_id), None)
+            return list(self._customers.get(customer_id, ()))
+
+    def forget(self, customer_id: str, gallery_id: str | None = None) -> None:
+        """Drop one gallery's index, or (``gallery_id=None``) every index of the customer."""
+        with self._lock:
+            if gallery_id is None:
+                self._customers.pop(customer_id, None)
+                self._used.pop(customer_id, None)
+            else:
+                self._customers.get(customer_id, OrderedDict()).pop(gallery_id, None)
 
 
 INDEXES = IndexCache()

@@ -20,8 +20,8 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from shared.biometrics import store
 from shared.errors import NotFound
-from shared.galleries import store
 from shared.identifiers import new_id
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
