@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shared import vision
+from shared.biometrics import store
 from shared.errors import BadArgument
-from shared.galleries import store
 from shared.pipeline import access, uploads
 from shared.policy import audit_rows, registry
 from shared.service import engine
