@@ -31,6 +31,7 @@ def options(catalog: Catalog) -> dict[str, Callable[[np.ndarray], Detections]]:
     short = BlazeFace(s("blazeface_short_128"), **SHORT_RANGE)
     back = BlazeFace(s("blazeface_back_256"), **BACK)
     full = BlazeFace(s("blazeface_full_192"), **FULL_RANGE)
+    free_size = BlazeFace(s("blazeface_full_any"), **FULL_RANGE)
     untiled = DetectorConfig(min_face=10**6)  # min_face so large no tile is ever needed
     return {
         "MTCNN (min face 20)": lambda rgb: mtcnn.detect(rgb, min_face=20),
@@ -42,8 +43,9 @@ def options(catalog: Catalog) -> dict[str, Callable[[np.ndarray], Detections]]:
             back, mtcnn, DetectorConfig(smallest_in_net=24.0), short
         ).detect,
         "full 192 + short, untiled + O-Net": FaceDetector(full, mtcnn, untiled, short).detect,
-        "CHOSEN: full 192 tiled + short + O-Net": FaceDetector(
-            full, mtcnn, DetectorConfig(), short
+        "full 192 tiled + short + O-Net": FaceDetector(full, mtcnn, DetectorConfig(), short).detect,
+        "CHOSEN: full 192 + free-size levels + short + O-Net": FaceDetector(
+            full, mtcnn, DetectorConfig(), short, free_size
         ).detect,
     }
 

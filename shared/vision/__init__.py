@@ -13,6 +13,7 @@ Public API::
         landmarks=True,              # Azure's 5 landmarks (pupilLeft, ..., mouthRight)
         embeddings=False,            # fill face.embedding (128 float32, dlib descriptor)
         max_faces=100,               # 1..100, largest faces first
+        recognition_model=None,      # the embedder (default RECOGNITION_MODEL)
     )
     face.rectangle                   # {"top", "left", "width", "height"} ints, original pixels
     face.confidence                  # detector confidence 0..1
@@ -22,13 +23,19 @@ Public API::
     analyzer.embed(image, face)      # the embedding of a face found in that image
     compare(emb1, emb2)              # confidence 0..1; same person when >= MATCH_THRESHOLD
     analyzer.versions()              # model names -> sha256 prefixes, + recognitionModel
+    model = analyzer.recognizer_for(name)   # a recognition adapter (shared.vision.zoo):
+    model.similarity(query, matrix)  # (n,) float64, higher = more alike
+    model.match_similarity           # its raw decision threshold; model.confidence(s) -> 0..1
 
-Only the models a call needs run; sessions load lazily through the catalog, once per
-process; an Analyzer is safe to share between threads. Errors: shared.errors.InvalidImage,
-InvalidImageSize (decoding) and BadArgument (unknown attribute, max_faces out of range).
+Every model is an adapter of shared.vision.zoo filling its part of a Face; the analyzer runs
+the adapters a call needs in dependency order, so only the models a call needs run; sessions
+load lazily through the catalog, once per process; an Analyzer is safe to share between
+threads. Errors: shared.errors.InvalidImage, InvalidImageSize (decoding) and BadArgument
+(unknown attribute, max_faces out of range, UnknownRecognitionModel).
 Measured accuracy, thresholds and conventions: docs/vision.md.
 """
 
+from shared.vision import zoo
 from shared.vision.analyzer import RECOGNITION_MODEL, Analyzer
 from shared.vision.face import ATTRIBUTES, LANDMARK_NAMES, Face
 from shared.vision.recognizer import compare
@@ -43,4 +50,5 @@ __all__ = [
     "Analyzer",
     "Face",
     "compare",
+    "zoo",
 ]

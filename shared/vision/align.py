@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared.vision.face import Face
 from shared.vision.geometry import similarity, warp
 
 # dlib's mean 5-point face (left eye outer, left eye inner, right eye outer, right eye inner,
@@ -31,3 +32,11 @@ def dlib_chip_matrix(dlib5: np.ndarray, size: int, padding: float) -> np.ndarray
 def dlib_chip(rgb: np.ndarray, dlib5: np.ndarray, size: int, padding: float) -> np.ndarray:
     """The size x size RGB chip dlib would extract for these 5 points."""
     return warp(rgb, dlib_chip_matrix(dlib5, size, padding), size)
+
+
+def mesh_chip(rgb: np.ndarray, face: Face, size: int, padding: float) -> np.ndarray:
+    """dlib's chip on the eye corners and nose base of ``face.mesh``, made once per face
+    and geometry (the quality measures and the dlib recognizer share it when they agree)."""
+    return face.crop(
+        ("dlib_chip", size, padding), lambda: dlib_chip(rgb, face.mesh.dlib5(), size, padding)
+    )

@@ -1,75 +1,62 @@
-"""The pipeline: decode -> detect -> (mesh) -> align -> embed / attributes, one Face per face.
+"""The pipeline: decode -> detect -> the model adapters a request needs, one Face per face.
 
-Only the models an ``analyze`` call needs are run, and each is loaded (through the
-catalog) the first time it is needed. Model wrappers are built once per Analyzer under a
-lock; onnxruntime sessions are safe to run from many threads, so an Analyzer is too.
+Detection finds the faces; then the adapters of the model zoo (shared/vision/zoo.py) fill
+each Face in dependency order (the mesh before what is aligned with it). Only the adapters
+a call needs run, and each is built (its sessions loaded through the catalogue) the first
+time it is needed, once per Analyzer under a lock; onnxruntime sessions are safe to run
+from many threads, so an Analyzer is too.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from shared import attributes as attribute_registry
 from shared.errors import BadArgument
-from shared.vision import quality
-from shared.vision.agegender import AgeGenderNet
+
+# the built-in adapters register themselves on import
+from shared.vision import agegender, emotion, facemesh, quality, zoo  # noqa: F401
 from shared.vision.blazeface import FULL_RANGE, SHORT_RANGE, BlazeFace, Detections
 from shared.vision.detector import DetectorConfig, FaceDetector
-from shared.vision.emotion import EmotionClassifier, to_azure
 from shared.vision.face import ATTRIBUTES, Face, landmarks_from_points, rectangle_from_box
-from shared.vision.facemesh import FaceMesh, head_pose
 from shared.vision.imageio import Decoded, check_array, decode
 from shared.vision.mtcnn import MTCNN
 from shared.vision.recognizer import Recognizer
 
-# catalog names of the models this pipeline uses (models/manifest.json)
-MODEL_NAMES = {
+# catalogue names of the detection models (models/manifest.json); the per-face models name
+# theirs in their adapters
+DETECTION_MODELS = {
     "detector": "blazeface_full_192",
+    "free_size": "blazeface_full_any",
     "close_up": "blazeface_short_128",
     "pnet": "mtcnn_pnet",
     "rnet": "mtcnn_rnet",
     "onet": "mtcnn_onet",
-    "mesh": "facemesh_468",
-    "recognition": "dlib_resnet_128",
-    "age_gender": "faceapi_age_gender",
-    "emotion": "emotion_minixception",
-    "expression": "faceapi_expression",
 }
-RECOGNITION_MODEL = "dlib_resnet34_v1"  # stored with embeddings; a new model gets a new id
-
-# Abstain ("unknown") when the gender model's probability for its answer is below this.
-# Calibrated on UTKFace (bench.eval): see docs/vision.md.
-GENDER_ABSTAIN_BELOW = 0.62
-
-_NEEDS_MESH = attribute_registry.needing(attribute_registry.MESH)
-_NEEDS_CHIP = attribute_registry.needing(attribute_registry.CHIP)
+RECOGNITION_MODEL = Recognizer.name  # the default; stored with embeddings and galleries
 MAX_FACES_LIMIT = 100
-
-
-class Catalog(Protocol):
-    def session(self, name: str) -> ort.InferenceSession: ...
-
-    def entry(self, name: str) -> Any: ...
 
 
 class Analyzer:
     """Face detection, landmarks, attributes and embeddings on one image at a time."""
 
-    def __init__(self, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, catalog: zoo.Catalog | None = None, recognition_model: str = RECOGNITION_MODEL
+    ) -> None:
         if catalog is None:
             from shared.vision.catalog import default_catalog
 
             catalog = default_catalog()
         self.catalog = catalog
+        self.recognition_model = zoo.recognizer_class(recognition_model).name
         self._lock = threading.RLock()  # builders nest (detector -> mtcnn)
         self._parts: dict[str, Any] = {}
 
-    # --- lazily built model wrappers ----------------------------------------------------
+    # --- lazily built detectors and adapters --------------------------------------------
     def _part(self, key: str, build: Callable[[], Any]) -> Any:
         part = self._parts.get(key)
         if part is None:
@@ -81,7 +68,7 @@ class Analyzer:
         return part
 
     def _session(self, role: str) -> ort.InferenceSession:
-        return self.catalog.session(MODEL_NAMES[role])
+        return self.catalog.session(DETECTION_MODELS[role])
 
     @property
     def mtcnn(self) -> MTCNN:
@@ -95,28 +82,26 @@ class Analyzer:
         def build() -> FaceDetector:
             proposer = BlazeFace(self._session("detector"), **FULL_RANGE)
             close_up = BlazeFace(self._session("close_up"), **SHORT_RANGE)
-            return FaceDetector(proposer, self.mtcnn, DetectorConfig(), close_up)
+            free_size = BlazeFace(self._session("free_size"), **FULL_RANGE)
+            return FaceDetector(proposer, self.mtcnn, DetectorConfig(), close_up, free_size)
 
         return self._part("detector", build)
 
-    @property
-    def mesh(self) -> FaceMesh:
-        return self._part("mesh", lambda: FaceMesh(self._session("mesh")))
+    def model(self, role: str) -> zoo.FaceModel:
+        """The attribute adapter registered for ``role`` (mesh, quality, age_gender, ...)."""
+        adapter = zoo.FACE_MODELS[role]
+        return self._part(f"model:{role}", lambda: adapter(self.catalog))
 
-    @property
-    def recognizer(self) -> Recognizer:
-        return self._part("recognizer", lambda: Recognizer(self._session("recognition")))
+    def recognizer_for(self, name: str | None = None) -> zoo.RecognitionModel:
+        """The recognition adapter ``name`` (default: this Analyzer's recognition model)."""
+        adapter = zoo.recognizer_class(name or self.recognition_model)
+        return self._part(f"recognizer:{adapter.name}", lambda: adapter(self.catalog))
 
-    @property
-    def age_gender_model(self) -> AgeGenderNet:
-        return self._part("age_gender", lambda: AgeGenderNet(self._session("age_gender")))
-
-    @property
-    def emotion_model(self) -> EmotionClassifier:
-        return self._part(
-            "emotion",
-            lambda: EmotionClassifier(self._session("emotion"), self._session("expression")),
-        )
+    # the built-in adapters by their old names (benches call their infer methods)
+    mesh = property(lambda self: self.model("mesh"))
+    age_gender_model = property(lambda self: self.model("age_gender"))
+    emotion_model = property(lambda self: self.model("emotion"))
+    recognizer = property(lambda self: self.recognizer_for())
 
     # --- public API --------------------------------------------------------------------
     def analyze(
@@ -128,15 +113,18 @@ class Analyzer:
         embeddings: bool = False,
         max_faces: int = MAX_FACES_LIMIT,
         face_rectangles: Sequence[dict[str, int]] | None = None,
+        recognition_model: str | None = None,
     ) -> list[Face]:
         """Detect faces (largest first) and compute the requested attributes.
 
         ``attributes`` uses Azure's names (see ``ATTRIBUTES``). ``face_rectangles`` skips
         detection and analyses the given Azure-style rectangles instead (e.g. face crops).
+        ``recognition_model`` picks the embedder (default: the Analyzer's).
         """
         wanted = _check_attributes(attributes)
         if not 1 <= int(max_faces) <= MAX_FACES_LIMIT:
             raise BadArgument(f"max_faces must be between 1 and {MAX_FACES_LIMIT}.")
+        plan = self.plan(wanted, recognition_model if embeddings else None, embeddings)
         decoded = load(image)
         rgb, scale = decoded.rgb, decoded.scale
         if face_rectangles is None:
@@ -157,21 +145,48 @@ class Analyzer:
         for face in faces:
             if landmarks:
                 face.landmarks = landmarks_from_points(face.points / scale)
-            self._fill(rgb, face, wanted, embeddings)
+            for adapter in plan:
+                adapter.fill(rgb, face, wanted)
+            face.attributes = _in_azure_order(face.attributes)
+            face.crops.clear()  # pixels are not kept past the analysis
         return faces
 
-    def embed(self, image: bytes | np.ndarray, face: Face) -> np.ndarray:
+    def embed(
+        self, image: bytes | np.ndarray, face: Face, recognition_model: str | None = None
+    ) -> np.ndarray:
         """The recognition embedding of ``face`` (found in this same image)."""
         rgb = load(image).rgb
-        self._ensure_mesh(rgb, face)
-        chip = self.recognizer.chip(rgb, face.mesh.dlib5())
-        face.embedding = self.recognizer.embed_chips(chip[None])[0]
+        for adapter in self.plan(frozenset(), recognition_model, True):
+            adapter.fill(rgb, face, frozenset())
+        face.crops.clear()
         return face.embedding
+
+    def plan(
+        self, wanted: frozenset[str], recognition_model: str | None, embeddings: bool
+    ) -> list[zoo.FaceModel]:
+        """The adapters that fill ``wanted`` (+ the embedding), each after what it needs."""
+        ordered: list[zoo.FaceModel] = []
+
+        def add(adapter: zoo.FaceModel) -> None:
+            if adapter in ordered:
+                return
+            for part in sorted(adapter.needs):
+                add(self.model(zoo.provider_of(part).role))
+            ordered.append(adapter)
+
+        for name in sorted(wanted):
+            add(self.model(zoo.provider_of(name).role))
+        if embeddings:
+            add(self.recognizer_for(recognition_model))
+        return ordered
 
     def versions(self) -> dict[str, str]:
         """Model name -> sha256 prefix of every model this pipeline can use."""
-        out = {"recognitionModel": RECOGNITION_MODEL}
-        for name in MODEL_NAMES.values():
+        out = {"recognitionModel": self.recognition_model}
+        names = [*DETECTION_MODELS.values()]
+        for adapter in [*zoo.FACE_MODELS.values(), zoo.recognizer_class(self.recognition_model)]:
+            names += adapter.models
+        for name in names:
             try:
                 entry = self.catalog.entry(name)
             except Exception:  # a model not installed is reported as such, not raised
@@ -196,55 +211,13 @@ class Analyzer:
         _, scores, points = self.mtcnn.onet_raw(rgb, boxes)
         return Detections(boxes.astype(np.float32), scores.astype(np.float32), points)
 
-    def _ensure_mesh(self, rgb: np.ndarray, face: Face) -> None:
-        if face.mesh is None:
-            face.mesh = self.mesh.infer(rgb, face.box, face.points)
 
-    def _fill(self, rgb: np.ndarray, face: Face, wanted: set[str], embeddings: bool) -> None:
-        attrs: dict[str, Any] = {}
-        if wanted & _NEEDS_MESH or embeddings:
-            self._ensure_mesh(rgb, face)
-        pose = head_pose(face.mesh) if face.mesh is not None else None
-        chip150 = None
-        if embeddings or wanted & _NEEDS_CHIP:
-            chip150 = self.recognizer.chip(rgb, face.mesh.dlib5())
-        if "headPose" in wanted:
-            attrs["headPose"] = pose
-        if wanted & {"blur", "qualityForRecognition"}:
-            blur = quality.blur(chip150)
-            if "blur" in wanted:
-                attrs["blur"] = blur
-        if wanted & {"exposure", "qualityForRecognition"}:
-            exposure = quality.exposure(chip150)
-            if "exposure" in wanted:
-                attrs["exposure"] = exposure
-        if "qualityForRecognition" in wanted:
-            side = min(face.rectangle["width"], face.rectangle["height"])
-            attrs["qualityForRecognition"] = quality.quality_for_recognition(
-                side, blur, exposure, pose
-            )
-        if wanted & {"age", "gender"}:
-            age, p_male = self.age_gender_model.infer(rgb, face.box)
-            if "age" in wanted:
-                attrs["age"] = round(max(0.0, age), 1)
-            if "gender" in wanted:
-                attrs.update(gender_decision(p_male))
-        if "emotion" in wanted:
-            attrs["emotion"] = to_azure(self.emotion_model.infer(rgb, face.box))
-        if embeddings:
-            face.embedding = self.recognizer.embed_chips(chip150[None])[0]
-        face.attributes = {k: attrs[k] for k in ATTRIBUTES if k in attrs} | (
-            {"genderConfidence": attrs["genderConfidence"]} if "gender" in attrs else {}
-        )
-
-
-def gender_decision(p_male: float) -> dict[str, Any]:
-    """Gender value and confidence, abstaining ("unknown") below the calibrated level."""
-    confidence = max(p_male, 1.0 - p_male)
-    value = "male" if p_male >= 0.5 else "female"
-    if confidence < GENDER_ABSTAIN_BELOW:
-        value = "unknown"
-    return {"gender": value, "genderConfidence": round(confidence, 3)}
+def _in_azure_order(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes in Azure's order, with genderConfidence (our addition) after gender."""
+    out = {name: attrs[name] for name in ATTRIBUTES if name in attrs}
+    if "gender" in attrs:
+        out["genderConfidence"] = attrs["genderConfidence"]
+    return out
 
 
 def load(image: bytes | bytearray | np.ndarray) -> Decoded:

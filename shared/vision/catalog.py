@@ -100,7 +100,37 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    if _shared_arena():
+        options.add_session_config_entry("session.use_env_allocators", "1")
     return options
+
+
+_arena_lock = threading.Lock()
+_arena_registered: bool | None = None
+
+
+def _shared_arena() -> bool:
+    """One CPU memory arena for every session of the process, registered once.
+
+    Each session otherwise keeps its own arena at its own peak, and a worker holds the sum
+    of them; sessions run one model at a time per thread, so one arena sized by what runs
+    together is enough (peak RSS of a 640x480 analysis about 45 MB lower, docs/accuracy.md).
+    The arena grows by what is asked, not to the next power of two."""
+    global _arena_registered
+    with _arena_lock:
+        if _arena_registered is None:
+            memory = ort.OrtMemoryInfo(
+                "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+            )
+            same_as_requested = 1  # arena_extend_strategy kSameAsRequested
+            try:
+                ort.create_and_register_allocator(
+                    memory, ort.OrtArenaCfg(0, same_as_requested, -1, -1)
+                )
+                _arena_registered = True
+            except Exception:  # e.g. another user of onnxruntime registered one already
+                _arena_registered = False
+        return _arena_registered
 
 
 class Catalog:

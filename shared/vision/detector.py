@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.vision.blazeface import BlazeFace, Detections
-from shared.vision.geometry import nms
+from shared.vision.geometry import nms, resize
 from shared.vision.mtcnn import MTCNN
 
 
@@ -34,6 +34,24 @@ class DetectorConfig:
     keep_without_onet: float = 0.9  # BlazeFace score that is trusted even if O-Net says no
     nms_iou: float = 0.3
     max_tiles: int = 64
+    max_input: int = 384  # longest side (network px) of one run of the free-size network
+    # BlazeFace score for a proposal from the free-size network's finer levels: one run over
+    # a whole level scores the smallest faces a little lower than 192 px tiles did (a 30 px
+    # labelled face fell below 0.5); the O-Net still decides (docs/vision.md)
+    free_size_threshold: float = 0.45
+
+
+@dataclass(frozen=True)
+class Window:
+    """An image region (x0, y0, x1, y1), the scale it is analysed at (network px / px) and
+    whether the free-size network runs it (else the fixed one, on a letterboxed square)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+    free_size: bool = False
 
 
 MIN_REPORTED = 12  # px: smaller boxes are noise whatever min_face asks for
@@ -48,50 +66,75 @@ class FaceDetector:
         refiner: MTCNN | None,
         config: DetectorConfig | None = None,
         close_up: BlazeFace | None = None,
+        free_size: BlazeFace | None = None,
     ) -> None:
-        self.proposer = proposer
+        self.proposer = proposer  # the whole image, letterboxed to its square input
         self.refiner = refiner
         self.close_up = close_up  # short-range net, run once on the whole image
+        if free_size is not None and not free_size.any_size:
+            raise ValueError("free_size must be a network with free input height and width")
+        self.free_size = free_size  # the proposer with free input sides: the finer levels
         self.config = config or DetectorConfig()
 
-    def windows(self, height: int, width: int) -> list[tuple[int, int, int]]:
-        """Square windows (x0, y0, side) covering the image at every needed scale.
+    def windows(self, height: int, width: int) -> list[Window]:
+        """Image regions and the scale (network px per image px) each is analysed at.
 
-        The whole image is always one window. When a ``min_face`` face would span fewer
-        than ``smallest_in_net`` network pixels there, tiles are added: the finest level
-        is the largest tile in which it still spans that many, and coarser levels are
-        added only where the face sizes one level covers (up to ``tile_overlap`` of its
-        side, so a face always lies whole in some tile) would not reach the next.
+        The whole image at the network's size is always one window. When a ``min_face``
+        face would span fewer than ``smallest_in_net`` network pixels there, finer levels
+        are added: the finest at the scale where it spans that many, coarser ones only where
+        the face sizes one level covers (up to the tiles' overlap, so a face always lies whole
+        in some tile) would not reach the next. A level is cut into tiles of at most
+        ``max_input`` network pixels a side with the free-size network (one run covers a
+        640x480 photo's level), or into squares of the network's size without it.
         """
         cfg = self.config
         net = self.proposer.size
         side = max(height, width)
-        out = [(0, 0, side)]
-        finest = max(net, int(cfg.min_face * net / cfg.smallest_in_net))
-        growth = max(1.5, cfg.tile_overlap * net / cfg.smallest_in_net)
-        tile = finest
-        while tile < side and len(out) < cfg.max_tiles:
-            for y0 in _starts(height, tile, cfg.tile_overlap):
-                for x0 in _starts(width, tile, cfg.tile_overlap):
-                    out.append((x0, y0, tile))
-            tile = int(tile * growth)
+        out = [Window(0, 0, width, height, net / side)]
+        free = self.free_size is not None
+        limit = cfg.max_input if free else net
+        overlap = cfg.tile_overlap * net  # network px
+        scale = cfg.smallest_in_net / cfg.min_face
+        scale = min(scale, net / int(cfg.min_face * net / cfg.smallest_in_net))  # px rounding
+        growth = max(1.5, overlap / cfg.smallest_in_net)
+        while scale > net / side and len(out) < cfg.max_tiles:
+            span = int(limit / scale)  # image px one run covers at this level
+            step = max(1, int((limit - overlap) / scale))
+            for y0 in _starts(height, span, step):
+                for x0 in _starts(width, span, step):
+                    x1, y1 = min(x0 + span, width), min(y0 + span, height)
+                    out.append(Window(x0, y0, x1, y1, scale, free))
+            scale /= growth
         return out[: cfg.max_tiles]
+
+    def _run(self, rgb: np.ndarray, window: Window) -> Detections:
+        """BlazeFace on one window, in image pixels."""
+        crop = rgb[window.y0 : window.y1, window.x0 : window.x1]
+        if window.free_size and self.free_size is not None:
+            h, w = crop.shape[:2]
+            size = (max(1, round(w * window.scale)), max(1, round(h * window.scale)))
+            threshold = self.config.free_size_threshold
+            dets = self.free_size.run_any(resize(crop, *size), threshold)
+            fx, fy = size[0] / w, size[1] / h
+        else:  # a fixed square input: letterbox the window's square, as MediaPipe does
+            threshold = self.config.proposal_threshold
+            side = round(self.proposer.size / window.scale)
+            net_rgb = self.proposer.letterbox(crop, side)
+            dets = self.proposer.decode(*self.proposer.forward(net_rgb), side, threshold)
+            fx = fy = 1.0
+        if not len(dets):
+            return dets
+        k = np.array([1 / fx, 1 / fy], np.float32)
+        shift = np.array([window.x0, window.y0], np.float32)
+        return Detections(
+            dets.boxes * np.tile(k, 2) + np.tile(shift, 2),
+            dets.scores,
+            dets.keypoints * k + shift,
+        )
 
     def proposals(self, rgb: np.ndarray) -> Detections:
         h, w = rgb.shape[:2]
-        found = []
-        for x0, y0, side in self.windows(h, w):
-            crop = rgb[y0 : y0 + side, x0 : x0 + side]
-            square = np.zeros((side, side, 3), np.uint8)
-            square[: crop.shape[0], : crop.shape[1]] = crop
-            dets = self.proposer.decode(
-                *self.proposer.raw(square), side, self.config.proposal_threshold
-            )
-            if len(dets):
-                shift = np.array([x0, y0], np.float32)
-                found.append(
-                    Detections(dets.boxes + np.tile(shift, 2), dets.scores, dets.keypoints + shift)
-                )
+        found = [self._run(rgb, window) for window in self.windows(h, w)]
         if self.close_up is not None:
             found.append(self.close_up.infer(rgb, self.config.proposal_threshold))
         dets = Detections.concat(found)
@@ -120,10 +163,9 @@ class FaceDetector:
         return dets.take(order)
 
 
-def _starts(length: int, tile: int, overlap: float) -> list[int]:
+def _starts(length: int, tile: int, step: int) -> list[int]:
     if tile >= length:
         return [0]
-    step = max(1, int(tile * (1 - overlap)))
     starts = list(range(0, length - tile, step))
     starts.append(length - tile)
     return starts

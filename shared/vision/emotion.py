@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
-from shared.vision.geometry import square_crop_matrix, warp
+from shared.vision.face import Face
+from shared.vision.geometry import face_square, square_crop_matrix, warp
+from shared.vision.zoo import FaceModel, register
 
 SIZE = 64
 MODEL_CLASSES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -35,27 +36,36 @@ AZURE_CLASSES = (
 CROP_SCALE = 1.0
 
 
-class EmotionClassifier:
-    def __init__(
-        self, minixception: ort.InferenceSession, faceapi: ort.InferenceSession | None = None
-    ) -> None:
-        self.minixception = minixception
-        self.faceapi = faceapi
-        self._reorder = [FACEAPI_ORDER.index(name) for name in MODEL_CLASSES]
+_REORDER = [FACEAPI_ORDER.index(name) for name in MODEL_CLASSES]
+
+
+@register
+class EmotionClassifier(FaceModel):
+    """Adapter: fills ``emotion`` (Azure's eight scores)."""
+
+    role = "emotion"
+    provides = frozenset({"emotion"})
+    models = ("emotion_minixception", "faceapi_expression")
+
+    def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
+        crop = face_square(rgb, face, CROP_SCALE, FACEAPI_SIZE)
+        face.attributes["emotion"] = to_azure(self._run(crop))
 
     def infer(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Probabilities (7,) in MODEL_CLASSES order for the face in ``box``."""
-        crop = warp(rgb, square_crop_matrix(box, CROP_SCALE, FACEAPI_SIZE), FACEAPI_SIZE)
+        return self._run(warp(rgb, square_crop_matrix(box, CROP_SCALE, FACEAPI_SIZE), FACEAPI_SIZE))
+
+    def _run(self, crop: np.ndarray) -> np.ndarray:
         grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (SIZE, SIZE), cv2.INTER_AREA)
         g = (grey.astype(np.float32) / 255.0 - 0.5) * 2.0
         x = np.stack([g, g[:, ::-1]])[..., None]
-        name = self.minixception.get_inputs()[0].name
-        probs = self.minixception.run(None, {name: x})[0].mean(0)
-        if self.faceapi is not None:
-            c = crop.astype(np.float32)
-            q = self.faceapi.run(None, {"input": np.stack([c, c[:, ::-1]])})[0].mean(0)
-            probs = (probs + q[self._reorder]) / 2
-        return probs
+        minixception = self.session(self.models[0])
+        name = minixception.get_inputs()[0].name
+        probs = minixception.run(None, {name: x})[0].mean(0)
+        c = crop.astype(np.float32)
+        faceapi = self.session(self.models[1])
+        q = faceapi.run(None, {"input": np.stack([c, c[:, ::-1]])})[0].mean(0)
+        return (probs + q[_REORDER]) / 2
 
 
 def to_azure(probs: np.ndarray) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,21 @@ class Face:
     landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     embedding: np.ndarray | None = None
+    recognition_model: str | None = None  # the recognitionModel id of ``embedding``
     # pipeline internals (image coordinates, float): not part of the JSON
     box: np.ndarray = field(default_factory=lambda: np.zeros(4), repr=False)
     points: np.ndarray = field(default_factory=lambda: np.zeros((5, 2)), repr=False)
     mesh: Any = field(default=None, repr=False)
     scale: float = field(default=1.0, repr=False)  # analysed pixels per original pixel
+    crops: dict[Hashable, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def crop(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A crop of this face made once per analysis and shared by the models that ask for
+        the same ``key`` (their geometry); never serialised. Callers must not modify it."""
+        found = self.crops.get(key)
+        if found is None:
+            found = self.crops[key] = make()
+        return found
 
     def to_json(self, *, landmarks: bool = True, attributes: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"faceRectangle": dict(self.rectangle)}

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import onnxruntime as ort
 
+from shared.vision.face import Face
 from shared.vision.geometry import apply, invert, warp
+from shared.vision.zoo import MESH, FaceModel, register
 
 SIZE = 192
 CROP_SCALE = 1.5
@@ -67,10 +68,19 @@ class Mesh:
         )
 
 
-class FaceMesh:
-    def __init__(self, session: ort.InferenceSession) -> None:
-        self.session = session
-        self.input_name = session.get_inputs()[0].name
+@register
+class FaceMesh(FaceModel):
+    """Adapter: fills ``face.mesh`` (alignment points for other models) and ``headPose``."""
+
+    role = "mesh"
+    provides = frozenset({MESH, "headPose"})
+    models = ("facemesh_468",)
+
+    def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
+        if face.mesh is None:
+            face.mesh = self.infer(rgb, face.box, face.points)
+        if "headPose" in wanted:
+            face.attributes["headPose"] = head_pose(face.mesh)
 
     @staticmethod
     def crop_matrix(box: np.ndarray, five: np.ndarray) -> np.ndarray:
@@ -90,7 +100,8 @@ class FaceMesh:
     def infer(self, rgb: np.ndarray, box: np.ndarray, five: np.ndarray) -> Mesh:
         matrix = self.crop_matrix(box, five)
         crop = warp(rgb, matrix, SIZE).astype(np.float32) / 255.0
-        landmarks, flag = self.session.run(None, {self.input_name: crop[None]})
+        session = self.session(self.models[0])
+        landmarks, flag = session.run(None, {session.get_inputs()[0].name: crop[None]})
         pts = landmarks.reshape(468, 3).astype(np.float64)
         inverse = invert(matrix)
         scale = float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -107,6 +109,13 @@ def square_crop_matrix(box: np.ndarray, scale: float, size: int) -> np.ndarray:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     k = size / max(side, 1e-6)
     return np.array([[k, 0, size / 2 - k * cx], [0, k, size / 2 - k * cy]], np.float64)
+
+
+def face_square(rgb: np.ndarray, face: Any, scale: float, size: int) -> np.ndarray:
+    """The square crop of ``scale`` x the face box at ``size`` px, made once per face."""
+    return face.crop(
+        ("square", scale, size), lambda: warp(rgb, square_crop_matrix(face.box, scale, size), size)
+    )
 
 
 def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Azure Face's 27 named landmarks, taken from the 468-point MediaPipe FaceMesh.
 
 The analyzer already runs FaceMesh for head pose, quality and alignment
-(``Analyzer._ensure_mesh``); each Azure landmark is one mesh vertex, except the pupils,
+(the ``mesh`` adapter, facemesh.py); each Azure landmark is one mesh vertex, except the pupils,
 which are the centres of the eye contours (FaceMesh 468 has no iris points), exactly as
 ``Mesh.five()`` computes them. Left and right are as seen in the picture, Azure's
 convention and FaceGate's: ``eyeLeftOuter`` is the subject's right eye's outer corner.

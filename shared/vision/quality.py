@@ -5,15 +5,26 @@ Shapes follow Azure's faceAttributes:
   exposure {"exposureLevel": "underExposure"|"goodExposure"|"overExposure", "value": 0..1}
 Levels use Azure's documented cut-offs: value < 0.25 / 0.25..0.75 / > 0.75.
 
-Blur is measured on the aligned 150 px face chip (so it does not depend on the face's
+Blur is measured on an aligned 150 px face chip (so it does not depend on the face's
 size in the photo) as the Laplacian energy relative to the chip's contrast; exposure is
-the mean luminance of the central face region.
+the mean luminance of the central face region. The chip is this module's own input (dlib's
+5-point alignment from the mesh, padding 0.25: the crop the cut-offs were calibrated on),
+not the recognizer's, so changing the recognition model does not move these attributes or
+the enrolment quality gate built on them.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from shared.vision.align import mesh_chip
+from shared.vision.face import Face
+from shared.vision.facemesh import head_pose
+from shared.vision.zoo import MESH, FaceModel, register
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
 
 # Sharpness (var(Laplacian) / var(grey)) at which blur value is 0.5; measured on the test
 # portraits: sharp chips score ~0.3-1.0, a sigma-2 blur of a 150 px chip ~0.02.
@@ -73,3 +84,29 @@ def quality_for_recognition(
     ):
         return "medium"
     return "low"
+
+
+@register
+class Quality(FaceModel):
+    """Adapter without an ONNX model: blur, exposure and qualityForRecognition."""
+
+    role = "quality"
+    provides = frozenset({"blur", "exposure", "qualityForRecognition"})
+    needs = frozenset({MESH})
+
+    @staticmethod
+    def chip(rgb: np.ndarray, face: Face) -> np.ndarray:
+        return mesh_chip(rgb, face, CHIP_SIZE, CHIP_PADDING)
+
+    def fill(self, rgb: np.ndarray, face: Face, wanted: frozenset[str]) -> None:
+        chip = self.chip(rgb, face)
+        blur_attr, exposure_attr = blur(chip), exposure(chip)
+        if "blur" in wanted:
+            face.attributes["blur"] = blur_attr
+        if "exposure" in wanted:
+            face.attributes["exposure"] = exposure_attr
+        if "qualityForRecognition" in wanted:
+            side = min(face.rectangle["width"], face.rectangle["height"])
+            face.attributes["qualityForRecognition"] = quality_for_recognition(
+                side, blur_attr, exposure_attr, head_pose(face.mesh)
+            )

