@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from shared import attributes as attribute_registry
 from shared.pipeline import access
-from shared.pipeline.uploads import DETECT_ATTRIBUTES, SENSITIVE_FEATURES
 from shared.storage import clients
 from shared.vision import Analyzer
 from shared.vision.catalog import Catalog
@@ -38,7 +38,7 @@ from tools.dev.azurite import ROOT, Azurite, storage_of_this_process
 from tools.dev.seed import seed_customer
 
 FEATURES = "detect,age,gender,emotion"
-ATTRIBUTES = (*DETECT_ATTRIBUTES, *SENSITIVE_FEATURES)
+ATTRIBUTES = attribute_registry.NAMES
 
 
 def images(count: int) -> list[bytes]:
@@ -97,7 +97,7 @@ def _run_batch(data: list[bytes], host: AppHost) -> tuple[list[dict], float, flo
     uploads = clients.blob_service().get_container_client(access.uploads_container(customer))
 
     def put(name: str, body: bytes) -> None:
-        uploads.upload_blob(name, body, metadata={"features": FEATURES})
+        uploads.upload_blob(name, body, metadata={"features": FEATURES, "purpose": "benchmark"})
 
     put("warmup/0.jpg", data[0])  # the host loads its models on its first upload
     wait_until(lambda: _result_names(customer, "warmup/"), "the warm-up result", 300)

@@ -67,7 +67,7 @@ def run(calls: int) -> dict[str, object]:
             )
         )
         key, _ = registry.issue_key(customer.id)
-        context = context_from("photo", "http", None, "bench")
+        context = context_from("photo", "http", "benchmark", "bench")
         policies = engine.bundle()
         authenticate(key)
         rows = {
@@ -84,11 +84,17 @@ def run(calls: int) -> dict[str, object]:
             "authenticate + decide": _timed(
                 lambda: decide(authenticate(key), "detect", context), calls
             ),
+            "one batch, 4 actions, no audit write": _timed(
+                lambda: evaluate_all(customer, FOUR_ACTIONS, context), calls
+            ),
             "decide_all detect+age+emotion": _timed(
                 lambda: decide_all(customer, ["detect", "age", "emotion"], context), calls
             ),
         }
     return {"gate": rows, "analysis": _analysis(max(3, calls // 100))}
+
+
+FOUR_ACTIONS = ["detect", "age", "emotion", "createTemplate"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,14 +10,13 @@ bp = func.Blueprint()
 
 
 @bp.function_name("detect")
-@bp.route(route="detect", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="detect", methods=["POST"])
 def detect(req: func.HttpRequest) -> func.HttpResponse:
     """Raw image body; returnFaceId, returnFaceLandmarks, returnFaceAttributes, maxFaces."""
 
     def work(call: Call) -> tuple[int, list]:
         options = parse_detect_options(req.params)
         image = bound_image(req.get_body(), call.content_length)
-        customer = call.customer()
-        return 200, detection.detect(customer, call.context(), image, options)
+        return 200, detection.detect(call.caller(), image, options)
 
     return handle(req, work)

@@ -10,7 +10,7 @@ bp = func.Blueprint()
 
 
 @bp.function_name("health")
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="health", methods=["GET"])
 def health(req: func.HttpRequest) -> func.HttpResponse:
     """Report that the app is up, its version, and the models it has loaded."""
     return func.HttpResponse(

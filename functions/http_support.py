@@ -31,7 +31,7 @@ from shared.errors import (
 )
 from shared.identifiers import new_id
 from shared.limits import quota
-from shared.policy import Context, Customer, authenticate, context_from
+from shared.policy import Caller, Context, Customer, authenticate, context_from
 
 log = logging.getLogger("facegate.http")
 
@@ -77,6 +77,10 @@ class Call:
             purpose=self.req.headers.get(PURPOSE_HEADER),
             request_id=self.request_id,
         )
+
+    def caller(self) -> Caller:
+        """The customer (from its key) and the request context: what every use case takes."""
+        return Caller(self.customer(), self.context())
 
     def route(self, name: str) -> str:
         return self.req.route_params.get(name, "")

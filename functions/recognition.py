@@ -10,24 +10,24 @@ bp = func.Blueprint()
 
 
 @bp.function_name("verify")
-@bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="verify", methods=["POST"])
 def verify(req: func.HttpRequest) -> func.HttpResponse:
     """{faceId1, faceId2} or {faceId, galleryId, personId} -> {isIdentical, confidence}."""
 
     def work(call: Call) -> tuple[int, dict]:
         request = parse_verify(parse_json_body(req.get_body(), call.content_length))
-        return 200, recognition.verify(call.customer(), call.context(), request)
+        return 200, recognition.verify(call.caller(), request)
 
     return handle(req, work)
 
 
 @bp.function_name("identify")
-@bp.route(route="identify", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="identify", methods=["POST"])
 def identify(req: func.HttpRequest) -> func.HttpResponse:
     """{galleryId, faceIds, maxNumOfCandidatesReturned, confidenceThreshold} -> candidates."""
 
     def work(call: Call) -> tuple[int, list]:
         request = parse_identify(parse_json_body(req.get_body(), call.content_length))
-        return 200, recognition.identify(call.customer(), call.context(), request)
+        return 200, recognition.identify(call.caller(), request)
 
     return handle(req, work)

@@ -12,25 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared import attributes as attribute_registry
 from shared.errors import BadArgument, PayloadTooLarge
 from shared.identifiers import gallery_id, uuid_id
+from shared.policy.model import CREATE_TEMPLATE
 
 MAX_IMAGE_BYTES = 6 * 1024 * 1024  # as Azure Face
 MAX_JSON_BYTES = 64 * 1024
 MAX_IDENTIFY_FACES = 10  # as Azure Face
 MAX_CANDIDATES = 100
 _MAX_FACES = re.compile(r"0*(100|[1-9][0-9]?)")  # 1..100, ASCII digits only
-
-# Azure's faceAttributes names, and the policy action each one needs beyond `detect`.
-ATTRIBUTES: dict[str, str] = {
-    "headPose": "detect",
-    "blur": "detect",
-    "exposure": "detect",
-    "qualityForRecognition": "detect",
-    "age": "age",
-    "gender": "gender",
-    "emotion": "emotion",
-}
 
 
 def parse_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
@@ -54,24 +45,23 @@ class DetectOptions:
 
     @property
     def actions(self) -> list[str]:
-        """Policy actions this request needs: detect, plus one per sensitive attribute."""
-        actions = ["detect"]
-        for attribute in self.attributes:
-            action = ATTRIBUTES[attribute]
-            if action not in actions:
-                actions.append(action)
-        return actions
+        """Every policy action this request needs, decided together in one decision.
+
+        ``detect``, one per sensitive attribute, and ``createTemplate`` when a faceId
+        (a biometric template) is asked for.
+        """
+        needed = attribute_registry.actions_for(self.attributes)
+        return [*needed, CREATE_TEMPLATE] if self.return_face_id else needed
 
 
 def parse_attributes(raw: str | None) -> tuple[str, ...]:
     if raw is None or not raw.strip():
         return ()
     requested: list[str] = []
-    by_lower = {name.lower(): name for name in ATTRIBUTES}
     for part in raw.split(","):
-        name = by_lower.get(part.strip().lower())
+        name = attribute_registry.canonical(part)
         if name is None:
-            allowed = ", ".join(ATTRIBUTES)
+            allowed = ", ".join(attribute_registry.NAMES)
             raise BadArgument(f"Unknown face attribute '{part.strip()[:40]}'; allowed: {allowed}.")
         if name not in requested:
             requested.append(name)

@@ -56,6 +56,7 @@ def vocabulary() -> dict[str, Any]:
         "statuses": list(model.STATUSES),
         "reviewStates": list(model.REVIEW_STATES),
         "actions": list(model.ACTIONS),
+        "gateActions": list(model.GATE_ACTIONS),
         "features": list(model.FEATURES),
         "retentions": list(model.RETENTIONS),
         "editable": list(model.EDITABLE),

@@ -23,7 +23,7 @@ import uuid
 from shared import settings
 from shared.errors import RateLimited
 from shared.limits.counter import Taken, take
-from shared.policy import Context, Customer, audit, context_from, model
+from shared.policy import Caller, Context, Customer, audit, context_from, model
 
 RATE_POLICY = "rate-limit"
 VERIFY_POLICY = "verify-gallery-limit"
@@ -79,8 +79,12 @@ def admit_request(customer: Customer, request_id: str, channel: str = "http") ->
         )  # fmt: skip
 
 
-def admit_verify(customer: Customer, context: Context, gallery_id: str) -> None:
-    """Count one verify against ``gallery_id``; RateLimited (audited) past the limit."""
+def admit_verify(caller: Caller, gallery_id: str) -> None:
+    """Count one verify against ``gallery_id``; RateLimited (audited) past the limit.
+
+    Called before the policy decision, so a refused verify has one audit group (this one).
+    """
+    customer, context = caller.customer, caller.context
     limit, window = verify_limit(customer)
     taken = take(f"{customer.id}:verify:{gallery_id}", limit, window)
     if not taken.allowed:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared import attributes as attribute_registry
 from shared.api.requests import DetectOptions
 from shared.errors import BadArgument
 from shared.identifiers import gallery_id as check_gallery_id
-from shared.policy import Customer
-
-DETECT_ATTRIBUTES = ("headPose", "blur", "exposure", "qualityForRecognition")
-SENSITIVE_FEATURES = ("age", "gender", "emotion")
-KNOWN_FEATURES = ("detect", *SENSITIVE_FEATURES, "identify")
+from shared.policy import FEATURES, Customer
 
 
 @dataclass(frozen=True)
@@ -24,10 +21,13 @@ class Request:
 
     @property
     def options(self) -> DetectOptions:
-        """Every detect attribute plus the sensitive ones asked for, with landmarks."""
-        attributes = DETECT_ATTRIBUTES + tuple(f for f in SENSITIVE_FEATURES if f in self.features)
+        """Every attribute whose action the upload asks for (``detect`` always is), with
+        landmarks (the attribute registry says which action each attribute needs)."""
         return DetectOptions(
-            return_face_id=False, return_landmarks=True, attributes=attributes, max_faces=100
+            return_face_id=False,
+            return_landmarks=True,
+            attributes=attribute_registry.allowed_by(self.features),
+            max_faces=100,
         )
 
 
@@ -41,10 +41,9 @@ def parse_request(metadata: Mapping[str, str], customer: Customer) -> Request:
         features = []
         for part in raw.split(","):
             feature = part.strip().lower()
-            if feature not in KNOWN_FEATURES:
+            if feature not in FEATURES:
                 raise BadArgument(
-                    f"Unknown feature '{feature[:40]}' in metadata; "
-                    f"known: {', '.join(KNOWN_FEATURES)}."
+                    f"Unknown feature '{feature[:40]}' in metadata; known: {', '.join(FEATURES)}."
                 )
             if feature not in features:
                 features.append(feature)

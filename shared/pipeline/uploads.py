@@ -46,21 +46,13 @@ from shared.errors import (
 from shared.identifiers import new_id
 from shared.pipeline import blobs
 from shared.pipeline.blobs import UploadRef, check_name, locate
-from shared.pipeline.request import (
-    DETECT_ATTRIBUTES,
-    KNOWN_FEATURES,
-    SENSITIVE_FEATURES,
-    parse_request,
-)
-from shared.policy import Customer, context_from, get_customer
+from shared.pipeline.request import parse_request
+from shared.policy import Caller, Customer, context_from, get_customer
 from shared.service import detection, engine
 from shared.storage import clients, names
 from shared.storage.faults import storage_unavailable_as_503
 
 __all__ = [
-    "DETECT_ATTRIBUTES",
-    "KNOWN_FEATURES",
-    "SENSITIVE_FEATURES",
     "UploadRef",
     "check_name",
     "locate",
@@ -112,7 +104,7 @@ def _analyse(
                 return blobs.read_version(upload, props.etag)
 
         found = detection.detect_faces(
-            customer, context, read_image, request.options, request.gallery_id
+            Caller(customer, context), read_image, request.options, request.gallery_id
         )
         body["decisionId"] = found.decision_id
         body["faces"] = found.faces

@@ -17,14 +17,17 @@ Public API (everything else in this package is internal and may change)::
 
     decide(customer, action, context) -> Decision
     decide_all(customer, actions, context) -> Decision
-        Allow or deny. Writes one audit row per action BEFORE returning; raises
-        ServiceUnavailable if the policies cannot be evaluated or the audit row
+        One decision for every action of a request (one Cedar batch, one decision
+        id): allowed only if every action is, a denial naming every deny policy id.
+        Writes its audit group (a row per action) BEFORE returning; raises
+        ServiceUnavailable if the policies cannot be evaluated or the audit rows
         cannot be written (fail closed: no decision, nothing analysed).
-        A combined decision is denied if any action is, naming the deny policy ids.
 
     guarded(customer, actions, context, work: Callable[[], T]) -> tuple[Decision, T]
         Calls ``work()`` only after an audited allow; raises PolicyDenied
         (``decision.denial()``) or ServiceUnavailable otherwise. Prefer it.
+
+    Caller(customer, context): who asks and in which context; every use case's first argument.
 
     Decision: allowed, actions, action, policy_ids, decision_id, denied_actions,
         to_dict(), denial() -> PolicyDenied
@@ -32,7 +35,9 @@ Public API (everything else in this package is internal and may change)::
         actions, purposes, retention, keeps_uploads, default_features, active
     audit_rows(customer_id, day: date | "YYYY-MM-DD") -> list[dict]
 
-    ACTIONS, CAPTURES, CHANNELS, FEATURES, UNKNOWN_CAPTURE
+    ACTIONS (approved one by one in the registry), GATE_ACTIONS (ACTIONS and
+    createTemplate: everything a decision can be asked about), CAPTURES, CHANNELS,
+    FEATURES, UNKNOWN_CAPTURE
 
 Errors come from shared/errors.py with stable codes: Unauthorized, NotFound,
 BadArgument, PolicyDenied (403) and ServiceUnavailable (503).
@@ -40,13 +45,14 @@ See docs/policy.md for the policies, the registry, keys and the audit schema.
 """
 
 from shared.policy.audit import audit_rows
-from shared.policy.context import Context, context_from
+from shared.policy.context import Caller, Context, context_from
 from shared.policy.decisions import Decision, decide, decide_all, guarded
 from shared.policy.model import (
     ACTIONS,
     CAPTURES,
     CHANNELS,
     FEATURES,
+    GATE_ACTIONS,
     UNKNOWN_CAPTURE,
     Customer,
 )
@@ -57,7 +63,9 @@ __all__ = [
     "CAPTURES",
     "CHANNELS",
     "FEATURES",
+    "GATE_ACTIONS",
     "UNKNOWN_CAPTURE",
+    "Caller",
     "Context",
     "Customer",
     "Decision",

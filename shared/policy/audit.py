@@ -1,4 +1,8 @@
-"""The audit trail: one append-only Table row per decision and action, allow or deny.
+"""The audit trail: one append-only group of Table rows per decision, allow or deny.
+
+A decision covers every action of one request; its group has one row per action
+(that action's outcome and the policies that decided it), every row also carrying
+the outcome of the whole decision (``Overall``: deny when any action is denied).
 
 Table ``audit``: PartitionKey = ``{customerId}:{yyyy-mm-dd}`` (UTC day), so one
 customer's day is one partition query; RowKey = ``{UTC time to the microsecond}-
@@ -10,22 +14,17 @@ A row holds who, what, the outcome and why; never pixels, embeddings or keys.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
-from shared.errors import BadArgument, ServiceUnavailable
+from shared.errors import BadArgument
 from shared.policy import model
 from shared.policy.context import Context
-from shared.settings import SettingsError
 from shared.storage import clients, names
-
-log = logging.getLogger(__name__)
+from shared.storage.faults import storage_unavailable_as_503
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ def _row(
     context: Context,
     index: int,
     outcome: Outcome,
+    overall: bool,
 ) -> dict[str, Any]:
     stamp = when.astimezone(UTC)
     return {
@@ -56,6 +56,7 @@ def _row(
         "Customer": customer_id,
         "Action": outcome.action,
         "Decision": "allow" if outcome.allowed else "deny",
+        "Overall": "allow" if overall else "deny",
         "PolicyIds": ",".join(outcome.policy_ids),
         "RequestId": context.request_id,
         "DecisionId": decision_id,
@@ -77,16 +78,20 @@ def record(
 
     The rows of one decision share a partition, so they go in one transaction.
     """
-    rows = [_row(customer_id, decision_id, when, context, i, o) for i, o in enumerate(outcomes)]
-    try:
+    overall = all(o.allowed for o in outcomes)
+    rows = [
+        _row(customer_id, decision_id, when, context, i, o, overall) for i, o in enumerate(outcomes)
+    ]
+    with storage_unavailable_as_503(
+        "audit write",
+        message="The audit trail cannot be written; nothing is analysed.",
+        answers=(),
+    ):
         table = clients.table_service().get_table_client(names.AUDIT)
         if len(rows) == 1:
             table.create_entity(rows[0])
-        else:  # at most len(ACTIONS) rows: well under a transaction's 100 operations
+        else:  # at most len(GATE_ACTIONS) rows: well under a transaction's 100 operations
             table.submit_transaction([("create", r) for r in rows])
-    except (AzureError, SettingsError, OSError) as exc:
-        log.warning("audit write failed (%s); the decision is void", type(exc).__name__)
-        raise ServiceUnavailable("The audit trail cannot be written; nothing is analysed.") from exc
 
 
 def record_operator(customer_id: str, action: str, actor: str, target: str) -> str:
@@ -95,13 +100,15 @@ def record_operator(customer_id: str, action: str, actor: str, target: str) -> s
     when = model.utc_now()
     operation_id = str(uuid.uuid4())
     context = Context("unknown", "admin", None, operation_id, False)
-    row = _row(customer_id, operation_id, when, context, 0, Outcome(action, True, ("operator",)))
+    outcome = Outcome(action, True, ("operator",))
+    row = _row(customer_id, operation_id, when, context, 0, outcome, overall=True)
     row.update(Actor=actor[:200], Target=target[:200])
-    try:
+    with storage_unavailable_as_503(
+        "audit write",
+        message="The audit trail cannot be written; nothing was done.",
+        answers=(),
+    ):
         clients.table_service().get_table_client(names.AUDIT).create_entity(row)
-    except (AzureError, SettingsError, OSError) as exc:
-        log.warning("audit write failed (%s); the operation is refused", type(exc).__name__)
-        raise ServiceUnavailable("The audit trail cannot be written; nothing was done.") from exc
     return operation_id
 
 
@@ -117,11 +124,11 @@ def _day(value: date | str) -> date:
 def audit_rows(customer_id: str, day: date | str) -> list[dict[str, Any]]:
     """One customer's audit rows for one UTC day, oldest first, as plain dicts."""
     pk = partition(model.customer_id(customer_id), _day(day))
-    try:
+    with storage_unavailable_as_503(
+        "audit read", message="The audit trail cannot be read.", answers=()
+    ):
         table = clients.table_service().get_table_client(names.AUDIT)
         entities = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
-    except (AzureError, SettingsError, OSError) as exc:
-        raise ServiceUnavailable("The audit trail cannot be read.") from exc
     entities.sort(key=lambda e: e["RowKey"])
     return [plain(e) for e in entities]
 
@@ -133,6 +140,7 @@ def plain(e: Mapping[str, Any]) -> dict[str, Any]:
         "customer": e.get("Customer", ""),
         "action": e.get("Action", ""),
         "decision": e.get("Decision", ""),
+        "overall": e.get("Overall", ""),
         "policyIds": [p for p in str(e.get("PolicyIds", "")).split(",") if p],
         "decisionId": e.get("DecisionId", ""),
         "requestId": e.get("RequestId", ""),

@@ -19,6 +19,7 @@ from typing import Any
 from shared import settings
 from shared.errors import BadArgument
 from shared.policy import model
+from shared.policy.model import Customer
 
 FEDERAL_LAW_FLAG = "FACEGATE_US_FEDERAL_FACE_LAW_IN_FORCE"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -44,6 +45,15 @@ class Context:
         if self.purpose is not None:
             data["purpose"] = self.purpose
         return data
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks (the customer, from its key or its upload path) and in which context:
+    the first argument of every use case, and what the gate decides on."""
+
+    customer: Customer
+    context: Context
 
 
 def capture_from(value: str | None) -> str:

@@ -1,9 +1,14 @@
-"""Decisions: Cedar's answer for each action, written to the audit trail before it is returned.
+"""Decisions: one per request, covering every action it needs, audited before it is returned.
 
-Order of work in ``decide_all``: validate the actions, evaluate every action
-(Cedar, in memory), write one audit row per action in one transaction, then
-return. If evaluating or auditing fails, ServiceUnavailable is raised and no
-decision exists, so nothing can be analysed on its strength.
+A request names all its actions at once (detect, each sensitive attribute,
+createTemplate for a faceId, identify for an upload against a gallery...); Cedar
+decides them together, and the decision has one id and one audit group: a row
+per action with its own outcome, plus the outcome of the whole decision.
+
+Order of work in ``decide_all``: validate the actions, evaluate them in one Cedar
+batch (in memory), write the audit group in one transaction, then return. If
+evaluating or auditing fails, ServiceUnavailable is raised and no decision
+exists, so nothing can be analysed on its strength.
 """
 
 from __future__ import annotations
@@ -54,10 +59,14 @@ class Decision:
         }
 
     def denial(self) -> PolicyDenied:
-        """The PolicyDenied error for this (denied) decision."""
+        """The PolicyDenied error for this (denied) decision: each refused action and why."""
+        refused = "; ".join(
+            f"'{a}' ({', '.join(self.per_action[a][1])})" if a in self.per_action else f"'{a}'"
+            for a in self.denied_actions or self.actions
+        )
         return PolicyDenied(
-            f"The responsible-use policy does not allow '{self.action}' for this customer in "
-            f"this context (policies: {', '.join(self.policy_ids)}; decision {self.decision_id}).",
+            f"The responsible-use policy does not allow {refused} for this customer in this "
+            f"context (decision {self.decision_id}).",
             policy_ids=list(self.policy_ids),
             decision_id=self.decision_id,
         )
@@ -76,7 +85,7 @@ def evaluate_all(
     """The decision without writing the audit trail: for dry runs (``policy check``) only."""
     names = _actions(actions)
     policies = engine.bundle()
-    per_action = {a: engine.evaluate(customer, a, context, policies) for a in names}
+    per_action = engine.evaluate_many(customer, names, context, policies)
     denied = tuple(a for a in names if not per_action[a][0])
     relevant = denied or names
     reasons = {pid for a in relevant for pid in per_action[a][1]}

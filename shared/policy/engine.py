@@ -1,6 +1,7 @@
 """Cedar policies: loaded and validated once per process, evaluated per action.
 
-The policy text is every ``policies/*.cedar`` file in name order. At load the
+The policy text is every ``policies/*.cedar`` file in name order. All the actions of one
+request are evaluated together, in one Cedar batch (``evaluate_many``). At load the
 set is parsed, validated against ``schema.cedarschema.json``, and each
 parser-assigned id (``policy0``, ...) is mapped to its ``@id`` annotation, so
 decisions name rules the way the files do. Anything wrong (a missing file, a
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import cedarpy
 
 from shared.errors import ServiceUnavailable
+from shared.lazy import Lazy
 from shared.policy import model
 from shared.policy.context import Context
 from shared.policy.model import Customer
@@ -137,36 +139,20 @@ def load(directory: Path = POLICY_DIR, schema_path: Path = SCHEMA_PATH) -> Polic
     )
 
 
-_lock = threading.Lock()
-_bundle: PolicyBundle | None = None
+def _load_or_unavailable() -> PolicyBundle:
+    try:
+        return load(POLICY_DIR, SCHEMA_PATH)
+    except PolicyError as exc:
+        log.error("policy set invalid; refusing every request: %s", exc)
+        raise ServiceUnavailable(
+            "The policy set is unavailable or invalid; nothing is analysed."
+        ) from exc
 
 
-def bundle() -> PolicyBundle:
-    """The process-wide policy set, loaded on first use; ServiceUnavailable if it is invalid.
-
-    A failed load is not remembered, so a fixed deployment recovers without a restart.
-    """
-    global _bundle
-    current = _bundle
-    if current is not None:
-        return current
-    with _lock:
-        if _bundle is None:
-            try:
-                _bundle = load(POLICY_DIR, SCHEMA_PATH)
-            except PolicyError as exc:
-                log.error("policy set invalid; refusing every request: %s", exc)
-                raise ServiceUnavailable(
-                    "The policy set is unavailable or invalid; nothing is analysed."
-                ) from exc
-        return _bundle
-
-
-def forget() -> None:
-    """Drop the loaded policy set (tests that load broken policies)."""
-    global _bundle
-    with _lock:
-        _bundle = None
+# The process-wide policy set, loaded on first use; ServiceUnavailable if it is invalid.
+# A failed load is not remembered, so a fixed deployment recovers without a restart;
+# ``bundle.reset()`` drops it (tests that load broken policies).
+bundle: Lazy[PolicyBundle] = Lazy(_load_or_unavailable)
 
 
 def customer_entity(customer: Customer) -> dict[str, Any]:
@@ -197,26 +183,46 @@ def _resource(customer: Customer, action: str) -> tuple[dict[str, str], list[dic
     return uid, [{"uid": uid, "attrs": {"owner": owner}, "parents": []}]
 
 
-def evaluate(
-    customer: Customer, action: str, context: Context, policies: PolicyBundle | None = None
-) -> tuple[bool, tuple[str, ...]]:
-    """(allowed, deciding @ids) for one action. Writes nothing.
+def evaluate_many(
+    customer: Customer,
+    actions: Sequence[str],
+    context: Context,
+    policies: PolicyBundle | None = None,
+) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    """Action -> (allowed, deciding @ids), for every action of one request. Writes nothing.
 
-    On allow the ids are the permits that matched; on deny the forbids that
-    matched, or ``default-deny`` when nothing permitted. An evaluation error
-    raises ServiceUnavailable instead of deciding: Cedar skips a policy that
-    errors, and a skipped forbid must never turn into an allow.
+    One Cedar batch: each action is a request with the same principal, entities, resource
+    and context. On allow the ids are the permits that matched; on deny the forbids that
+    matched, or ``default-deny`` when nothing permitted. An evaluation error raises
+    ServiceUnavailable instead of deciding: Cedar skips a policy that errors, and a
+    skipped forbid must never turn into an allow.
     """
     policies = policies or bundle()
-    resource, data = _resource(customer, action)
-    request = {
-        "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
-        "action": {"type": f"{NAMESPACE}::Action", "id": action},
-        "resource": resource,
-        "context": context.cedar(),
+    requests = []
+    entities = [customer_entity(customer)]
+    for action in actions:
+        resource, data = _resource(customer, action)
+        entities += [d for d in data if d not in entities]
+        requests.append(
+            {
+                "principal": {"type": f"{NAMESPACE}::Customer", "id": customer.id},
+                "action": {"type": f"{NAMESPACE}::Action", "id": action},
+                "resource": resource,
+                "context": context.cedar(),
+            }
+        )
+    results = cedarpy.is_authorized_batch(
+        requests, policies.policy_set, entities, schema=policies.schema
+    )
+    if len(results) != len(requests):
+        raise ServiceUnavailable("The policy decision could not be evaluated; nothing is analysed.")
+    return {
+        action: _outcome(action, result, policies)
+        for action, result in zip(actions, results, strict=True)
     }
-    entities = [customer_entity(customer), *data]
-    result = cedarpy.is_authorized(request, policies.policy_set, entities, schema=policies.schema)
+
+
+def _outcome(action: str, result: Any, policies: PolicyBundle) -> tuple[bool, tuple[str, ...]]:
     errors = result.diagnostics.errors
     if errors or result.decision not in (cedarpy.Decision.Allow, cedarpy.Decision.Deny):
         log.error("policy evaluation failed for action %s: %s", action, "; ".join(errors))
@@ -227,3 +233,10 @@ def evaluate(
     if not allowed and not named:
         named = (DEFAULT_DENY,)
     return allowed, named
+
+
+def evaluate(
+    customer: Customer, action: str, context: Context, policies: PolicyBundle | None = None
+) -> tuple[bool, tuple[str, ...]]:
+    """(allowed, deciding @ids) for one action (see ``evaluate_many``)."""
+    return evaluate_many(customer, [action], context, policies)[action]

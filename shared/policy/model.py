@@ -12,18 +12,22 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.attributes import DETECT, SENSITIVE_ACTIONS
 from shared.errors import BadArgument
 from shared.policy.countries import HINTS, ISO_3166_ALPHA2
 
+# Actions a customer's registry record approves, one by one.
 ACTIONS: tuple[str, ...] = ("detect", "age", "gender", "emotion", "verify", "identify", "enroll")
+# "This request makes a biometric template" (a faceId): never approved on its own; the Cedar
+# policies allow it to customers who may match templates (verify or identify).
+CREATE_TEMPLATE = "createTemplate"
 # Erasing one's own biometric data: decided by Cedar like every action, but never approved
 # or withdrawn per customer (policy owner-may-erase), so not one of ACTIONS.
 ERASE = "erase"
-GATE_ACTIONS: tuple[str, ...] = (*ACTIONS, ERASE)
-ATTRIBUTE_ACTIONS: tuple[str, ...] = ("age", "gender", "emotion")
-RECOGNITION_ACTIONS: tuple[str, ...] = ("verify", "identify", "enroll")
+# Every action a decision can be asked about (the actions of the Cedar schema, groups aside).
+GATE_ACTIONS: tuple[str, ...] = (*ACTIONS, CREATE_TEMPLATE, ERASE)
 # What a blob upload may ask for (metadata `features` or the customer's defaults).
-FEATURES: tuple[str, ...] = ("detect", "age", "gender", "emotion", "identify")
+FEATURES: tuple[str, ...] = (DETECT, *SENSITIVE_ACTIONS, "identify")
 
 CAPTURES: tuple[str, ...] = ("photo", "realtime", "body-camera", "vehicle-camera")
 UNKNOWN_CAPTURE = "unknown"  # what an absent capture context becomes; never counts as a photo
@@ -61,10 +65,12 @@ def iso(moment: datetime) -> str:
 
 
 def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
+    """The entry of ``allowed`` that ``value`` names, in any letter case."""
     text = str(value).strip().lower() if value is not None else ""
-    if text not in allowed:
-        raise BadArgument(f"{what} must be one of {', '.join(allowed)} (got {value!r}).")
-    return text
+    for name in allowed:
+        if name.lower() == text:
+            return name
+    raise BadArgument(f"{what} must be one of {', '.join(allowed)} (got {value!r}).")
 
 
 def _names(value: object, what: str) -> list[str]:
@@ -96,6 +102,7 @@ def customer_id(value: object) -> str:
 
 
 def action(value: object) -> str:
+    """One action a decision can be asked about (``GATE_ACTIONS``)."""
     return _one_of(value, GATE_ACTIONS, "action")
 
 

@@ -18,22 +18,17 @@ Unreachable storage or an unreadable record is ServiceUnavailable (fail closed).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared import settings
@@ -41,8 +36,8 @@ from shared.errors import BadArgument, Conflict, NotFound, ServiceUnavailable, U
 from shared.policy import model
 from shared.policy.cache import TTLCache
 from shared.policy.model import Customer
-from shared.settings import SettingsError
 from shared.storage import clients, names
+from shared.storage.faults import is_missing_store, storage_unavailable_as_503
 
 CACHE_SETTING = "FACEGATE_REGISTRY_CACHE_SECONDS"
 MAX_CACHE_SECONDS = 30
@@ -91,23 +86,11 @@ def _table(name: str) -> TableClient:
     return clients.table_service().get_table_client(name)
 
 
-@contextlib.contextmanager
-def _storage(what: str) -> Iterator[None]:
-    """Turn an unreachable or failing registry into ServiceUnavailable (fail closed)."""
-    try:
-        yield
-    except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError) as exc:
-        if getattr(exc, "error_code", None) == "TableNotFound":
-            raise _unavailable(what, exc) from exc
-        raise
-    except (AzureError, SettingsError, OSError) as exc:
-        raise _unavailable(what, exc) from exc
-
-
-def _unavailable(what: str, exc: BaseException) -> ServiceUnavailable:
-    log.warning("registry %s failed: %s", what, type(exc).__name__)
-    return ServiceUnavailable(
-        f"The customer registry is unavailable ({what}); nothing is analysed."
+def _storage(what: str) -> AbstractContextManager[None]:
+    """An unreachable or failing registry is ServiceUnavailable (fail closed)."""
+    return storage_unavailable_as_503(
+        f"registry {what}",
+        message=f"The customer registry is unavailable ({what}); nothing is analysed.",
     )
 
 
@@ -173,7 +156,7 @@ def _read_customer(customer_id: str) -> tuple[Customer, str] | None:
         try:
             entity = _table(names.CUSTOMERS).get_entity(customer_id, CUSTOMER_ROW)
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "TableNotFound":
+            if is_missing_store(exc):
                 raise
             return None
     return _from_entity(entity), entity.metadata["etag"]
@@ -391,7 +374,7 @@ def _lookup_key(digest: str) -> KeyRecord | None:
         try:
             entity = _table(names.APIKEYS).get_entity(digest, KEY_ROW)
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "TableNotFound":
+            if is_missing_store(exc):
                 raise
             entity = None
     record = None

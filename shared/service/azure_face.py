@@ -16,20 +16,19 @@ from shared import vision
 from shared.api.azure_face.requests import AZURE_RECOGNITION_MODEL, AzureDetect, FindSimilar
 from shared.biometrics import edits, faceids, templates, training
 from shared.identifiers import gallery_id as check_gallery_id
+from shared.identifiers import uuid_id
 from shared.matching import calibration_for, pair_confidence
-from shared.policy import Context, Customer
+from shared.policy import Caller
 from shared.service import detection, engine, gate
 from shared.vision.landmarks27 import azure_landmarks
 
 ENROLL = ["enroll"]
 
 
-def detect(
-    customer: Customer, context: Context, image: bytes, request: AzureDetect
-) -> list[dict[str, Any]]:
+def detect(caller: Caller, image: bytes, request: AzureDetect) -> list[dict[str, Any]]:
     """Azure's FaceDetectionResult list, largest face first."""
     options = request.options
-    detection.authorize_detect(customer, context, options)
+    detection.authorize_detect(caller, options)
     wanted = list(options.attributes)
     if request.landmarks and "headPose" not in wanted:
         wanted.append("headPose")  # head pose is what runs FaceMesh, the landmarks' source
@@ -40,7 +39,7 @@ def detect(
     if options.return_face_id and faces:
         ids = list(
             faceids.save_many(
-                customer.id,
+                caller.customer.id,
                 [(face.embedding, vision.RECOGNITION_MODEL) for face in faces],
                 ttl=dt.timedelta(seconds=request.face_id_ttl),
             )
@@ -63,18 +62,18 @@ def detect(
     return results
 
 
-def find_similar(customer: Customer, context: Context, request: FindSimilar) -> list[dict]:
+def find_similar(caller: Caller, request: FindSimilar) -> list[dict]:
     """Faces among ``faceIds`` that look like ``faceId``, most similar first.
 
     A search of one face among many is identification, so it needs `identify`.
     matchPerson keeps only faces at or above the match threshold; matchFace ranks all.
     """
-    gate.require(customer, ["identify"], context)
-    probe = faceids.load(customer.id, request.face_id)
+    gate.require(caller.customer, ["identify"], caller.context)
+    probe = faceids.load(caller.customer.id, request.face_id)
     templates.require_same_model(probe.model, vision.RECOGNITION_MODEL)
     candidates = []
     for face_id in request.face_ids:
-        stored = faceids.load(customer.id, face_id)
+        stored = faceids.load(caller.customer.id, face_id)
         templates.require_same_model(stored.model, vision.RECOGNITION_MODEL)
         candidates.append(stored)
     calibration = calibration_for(probe.model)
@@ -95,53 +94,56 @@ def find_similar(customer: Customer, context: Context, request: FindSimilar) -> 
     return results
 
 
-def update_gallery(
-    customer: Customer, context: Context, gallery_id: str, body: dict[str, Any]
-) -> None:
-    gate.require(customer, ENROLL, context)
+def update_gallery(caller: Caller, gallery_id: str, body: dict[str, Any]) -> None:
+    gate.require(caller.customer, ENROLL, caller.context)
     edits.update_gallery(
-        customer.id, check_gallery_id(gallery_id), body.get("name"), body.get("userData")
+        caller.customer.id, check_gallery_id(gallery_id), body.get("name"), body.get("userData")
     )
 
 
-def update_person(
-    customer: Customer, context: Context, gallery_id: str, person_id: str, body: dict[str, Any]
-) -> None:
-    gate.require(customer, ENROLL, context)
+def update_person(caller: Caller, gallery_id: str, person_id: str, body: dict[str, Any]) -> None:
+    gate.require(caller.customer, ENROLL, caller.context)
+    person_id = uuid_id(person_id, "personId")
     edits.update_person(
-        customer.id, check_gallery_id(gallery_id), person_id, body.get("name"), body.get("userData")
+        caller.customer.id,
+        check_gallery_id(gallery_id),
+        person_id,
+        body.get("name"),
+        body.get("userData"),
     )
 
 
-def get_face(
-    customer: Customer, context: Context, gallery_id: str, person_id: str, face_id: str
-) -> dict[str, str]:
-    gate.require(customer, ENROLL, context)
-    return edits.get_face(customer.id, check_gallery_id(gallery_id), person_id, face_id)
+def get_face(caller: Caller, gallery_id: str, person_id: str, face_id: str) -> dict[str, str]:
+    gate.require(caller.customer, ENROLL, caller.context)
+    person_id, face_id = uuid_id(person_id, "personId"), uuid_id(face_id, "persistedFaceId")
+    return edits.get_face(caller.customer.id, check_gallery_id(gallery_id), person_id, face_id)
 
 
 def update_face(
-    customer: Customer,
-    context: Context,
+    caller: Caller,
     gallery_id: str,
     person_id: str,
     face_id: str,
     user_data: Any,
 ) -> None:
-    gate.require(customer, ENROLL, context)
-    edits.update_face(customer.id, check_gallery_id(gallery_id), person_id, face_id, user_data)
+    gate.require(caller.customer, ENROLL, caller.context)
+    person_id, face_id = uuid_id(person_id, "personId"), uuid_id(face_id, "persistedFaceId")
+    edits.update_face(
+        caller.customer.id, check_gallery_id(gallery_id), person_id, face_id, user_data
+    )
 
 
-def train(customer: Customer, context: Context, gallery_id: str) -> training.Operation:
-    gate.require(customer, ENROLL, context)
-    return training.train(customer.id, check_gallery_id(gallery_id))
+def train(caller: Caller, gallery_id: str) -> training.Operation:
+    gate.require(caller.customer, ENROLL, caller.context)
+    return training.train(caller.customer.id, check_gallery_id(gallery_id))
 
 
-def training_status(customer: Customer, context: Context, gallery_id: str) -> dict[str, Any]:
-    gate.require(customer, ENROLL, context)
-    return training.training_status(customer.id, check_gallery_id(gallery_id))
+def training_status(caller: Caller, gallery_id: str) -> dict[str, Any]:
+    gate.require(caller.customer, ENROLL, caller.context)
+    return training.training_status(caller.customer.id, check_gallery_id(gallery_id))
 
 
-def operation(customer: Customer, context: Context, operation_id: str) -> dict[str, Any]:
-    gate.require(customer, ENROLL, context)
-    return training.operation(customer.id, operation_id).to_json()
+def operation(caller: Caller, operation_id: str) -> dict[str, Any]:
+    gate.require(caller.customer, ENROLL, caller.context)
+    operation_id = uuid_id(operation_id, "operationId")
+    return training.operation(caller.customer.id, operation_id).to_json()

@@ -15,7 +15,7 @@ from typing import Any
 from shared import vision
 from shared.api.requests import DetectOptions
 from shared.biometrics import faceids, store
-from shared.policy import Context, Customer
+from shared.policy import Caller
 from shared.service import engine, gate, recognition
 
 IDENTIFY_CANDIDATES = 5
@@ -31,19 +31,15 @@ class Detection:
     analyze_ms: float
 
 
-def authorize_detect(
-    customer: Customer, context: Context, options: DetectOptions, extra: Sequence[str] = ()
-) -> str:
-    """Decide every action of a detect request (plus ``extra``); the decision id."""
-    decision = gate.require(customer, [*options.actions, *extra], context)
-    if options.return_face_id:
-        gate.require_any_recognition(customer, context)
-    return decision.decision_id
+def authorize_detect(caller: Caller, options: DetectOptions, extra: Sequence[str] = ()) -> str:
+    """One decision for every action of a detect request (a faceId included, plus
+    ``extra``, e.g. identify for an upload against a gallery); the decision id."""
+    actions = [*options.actions, *extra]
+    return gate.require(caller.customer, actions, caller.context).decision_id
 
 
 def detect_faces(
-    customer: Customer,
-    context: Context,
+    caller: Caller,
     read_image: Callable[[], bytes],
     options: DetectOptions,
     gallery_id: str | None = None,
@@ -54,7 +50,8 @@ def detect_faces(
     customer; it adds the ``identify`` action to the same decision.
     """
     extra = ["identify"] if gallery_id is not None else []
-    decision_id = authorize_detect(customer, context, options, extra)
+    customer = caller.customer
+    decision_id = authorize_detect(caller, options, extra)
     if gallery_id is not None:
         store.get_gallery(customer.id, gallery_id)  # NotFound before any byte is read
     image = read_image()
@@ -91,8 +88,6 @@ def detect_faces(
     return Detection(decision_id, body, identified, elapsed)
 
 
-def detect(
-    customer: Customer, context: Context, image: bytes, options: DetectOptions
-) -> list[dict[str, Any]]:
+def detect(caller: Caller, image: bytes, options: DetectOptions) -> list[dict[str, Any]]:
     """HTTP detect: the faces' Azure-shaped JSON."""
-    return detect_faces(customer, context, lambda: image, options).faces
+    return detect_faces(caller, lambda: image, options).faces

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 from shared import vision
+from shared.lazy import Lazy
 
-_lock = threading.Lock()
-_analyzer: vision.Analyzer | None = None
-
-
-def analyzer() -> vision.Analyzer:
-    global _analyzer
-    if _analyzer is None:
-        with _lock:
-            if _analyzer is None:
-                _analyzer = vision.Analyzer()
-    return _analyzer
+analyzer: Lazy[vision.Analyzer] = Lazy(vision.Analyzer)

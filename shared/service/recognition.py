@@ -13,7 +13,7 @@ from shared.biometrics.index import INDEXES
 from shared.errors import BadArgument
 from shared.limits import quota
 from shared.matching import Cohort, calibration_for, pair_confidence
-from shared.policy import Context, Customer
+from shared.policy import Caller
 from shared.service import gate
 
 
@@ -36,11 +36,14 @@ def _gallery_cohort(customer_id: str, gallery_id: str) -> tuple[store.Gallery, C
     return gallery, cohort
 
 
-def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPerson) -> dict:
+def verify(caller: Caller, request: VerifyFaces | VerifyPerson) -> dict:
     """1:1. Against a person: normalised against that person's gallery. Two faceIds:
     normalised against ``cohortGalleryId`` when given, else the raw score (docs/accuracy.md
     says why a cohort is recommended)."""
-    gate.require(customer, ["verify"], context)
+    customer = caller.customer
+    if isinstance(request, VerifyPerson):  # counted first: a refusal is its one audit group
+        quota.admit_verify(caller, request.gallery_id)  # a verify loop is identify
+    gate.require(customer, ["verify"], caller.context)
     if isinstance(request, VerifyFaces):
         first = faceids.load(customer.id, request.face_id1)
         second = faceids.load(customer.id, request.face_id2)
@@ -51,7 +54,6 @@ def verify(customer: Customer, context: Context, request: VerifyFaces | VerifyPe
             _, cohort = _gallery_cohort(customer.id, request.cohort_gallery_id)
         calibration = calibration_for(first.model)
         return _verdict(pair_confidence(first.template, second.template, calibration, cohort))
-    quota.admit_verify(customer, context, request.gallery_id)  # a verify loop is identify
     probe = faceids.load(customer.id, request.face_id)
     _same_model(probe.model)
     store.get_person(customer.id, request.gallery_id, request.person_id)  # 404 if not there
@@ -88,8 +90,9 @@ def identify_templates(
     return results
 
 
-def identify(customer: Customer, context: Context, request: IdentifyRequest) -> list[dict]:
-    gate.require(customer, ["identify"], context)
+def identify(caller: Caller, request: IdentifyRequest) -> list[dict]:
+    customer = caller.customer
+    gate.require(customer, ["identify"], caller.context)
     probes = []
     for face_id in request.face_ids:
         stored = faceids.load(customer.id, face_id)

@@ -8,13 +8,13 @@ handled here only. SDK clients are thread-safe and are shared.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from shared.lazy import Lazy
 from shared.settings import SettingsError, StorageSettings, storage_settings
 
 # Bounded waits: a storage outage must turn into a fast 503, not a hung request.
@@ -24,9 +24,6 @@ _CLIENT_OPTIONS: dict[str, Any] = {
     "retry_total": 2,
     "retry_backoff_factor": 0.2,
 }
-
-_lock = threading.Lock()
-_cache: dict[tuple[str, StorageSettings], Any] = {}
 
 
 def _credential(settings: StorageSettings) -> Any:
@@ -62,29 +59,25 @@ def _build(kind: str, settings: StorageSettings) -> Any:
     return TableServiceClient(uri, credential=credential, **_CLIENT_OPTIONS)
 
 
-def _client(kind: str) -> Any:
-    settings = storage_settings()
-    key = (kind, settings)
-    with _lock:
-        client = _cache.get(key)
-        if client is None:
-            client = _cache[key] = _build(kind, settings)
-        return client
+# One client per kind, rebuilt when the storage settings change (tests switch emulators).
+_blob: Lazy[BlobServiceClient] = Lazy(lambda s: _build("blob", s), key=storage_settings)
+_table: Lazy[TableServiceClient] = Lazy(lambda s: _build("table", s), key=storage_settings)
+_queue: Lazy[QueueServiceClient] = Lazy(lambda s: _build("queue", s), key=storage_settings)
 
 
 def blob_service() -> BlobServiceClient:
-    return _client("blob")
+    return _blob()
 
 
 def table_service() -> TableServiceClient:
-    return _client("table")
+    return _table()
 
 
 def queue_service() -> QueueServiceClient:
-    return _client("queue")
+    return _queue()
 
 
 def reset() -> None:
-    """Forget cached clients (tests change settings between runs)."""
-    with _lock:
-        _cache.clear()
+    """Forget the clients (tests that restart an emulator on the same settings)."""
+    for client in (_blob, _table, _queue):
+        client.reset()

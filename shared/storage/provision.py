@@ -7,38 +7,36 @@ Azurite works. Idempotent and cheap after the first call in a process.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 from azure.core.exceptions import ResourceExistsError
 
-from shared.settings import storage_settings
+from shared.lazy import Lazy
+from shared.settings import StorageSettings, storage_settings
 from shared.storage import clients, names
 
-_lock = threading.Lock()
-_done: set[str] = set()
+
+def _provision(settings: StorageSettings) -> None:
+    blobs = clients.blob_service()
+    for container in names.CONTAINERS:
+        with contextlib.suppress(ResourceExistsError):
+            blobs.create_container(container)
+    tables = clients.table_service()
+    for table in names.TABLES:
+        tables.create_table_if_not_exists(table)
+    queues = clients.queue_service()
+    for queue in names.QUEUES:
+        with contextlib.suppress(ResourceExistsError):
+            queues.create_queue(queue)
+
+
+_provisioned: Lazy[None] = Lazy(_provision, key=storage_settings)
 
 
 def ensure_storage() -> None:
-    """Create every container and table in ``names`` (once per process and account)."""
-    key = repr(storage_settings())
-    with _lock:
-        if key in _done:
-            return
-        blobs = clients.blob_service()
-        for container in names.CONTAINERS:
-            with contextlib.suppress(ResourceExistsError):
-                blobs.create_container(container)
-        tables = clients.table_service()
-        for table in names.TABLES:
-            tables.create_table_if_not_exists(table)
-        queues = clients.queue_service()
-        for queue in names.QUEUES:
-            with contextlib.suppress(ResourceExistsError):
-                queues.create_queue(queue)
-        _done.add(key)
+    """Create every container, table and queue in ``names`` (once per process and account)."""
+    _provisioned()
 
 
-def forget() -> None:
+def reset() -> None:
     """Forget what was provisioned (tests that restart the emulator)."""
-    with _lock:
-        _done.clear()
+    _provisioned.reset()

@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 from shared import settings
 from shared.errors import FaceGateError
+from shared.lazy import Lazy
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 THREADS_SETTING = "FACEGATE_ONNX_THREADS"
@@ -228,15 +229,5 @@ class Catalog:
         return out
 
 
-_default: Catalog | None = None
-_default_lock = threading.Lock()
-
-
-def default_catalog() -> Catalog:
-    """The process-wide catalogue over the repository's models/ folder."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Catalog()
-    return _default
+# The process-wide catalogue over the repository's models/ folder.
+default_catalog: Lazy[Catalog] = Lazy(Catalog)

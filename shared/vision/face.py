@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from shared import attributes as attribute_registry
+
 LANDMARK_NAMES = ("pupilLeft", "pupilRight", "noseTip", "mouthLeft", "mouthRight")
-ATTRIBUTES = ("headPose", "blur", "exposure", "qualityForRecognition", "age", "gender", "emotion")
+ATTRIBUTES = attribute_registry.NAMES  # Azure's faceAttributes names, in the registry's order
 
 
 @dataclass

@@ -19,7 +19,7 @@ def test_detect_options_defaults_and_actions():
         {"returnFaceAttributes": "emotion, HEADPOSE,age,emotion", "returnFaceId": "true"}
     )
     assert options.attributes == ("emotion", "headPose", "age")
-    assert options.actions == ["detect", "emotion", "age"]
+    assert options.actions == ["detect", "emotion", "age", "createTemplate"]
     assert options.return_face_id is True
 
 

@@ -152,7 +152,12 @@ def test_a_denied_feature_is_unsupported_feature_and_audited(detect_only) -> Non
         face_client(detect_only).detect(ASTRONAUT, return_face_id=True, **DETECT)
     assert error_of(raised) == (403, "UnsupportedFeature")
     rows = audit_rows(detect_only.customer_id, dt.datetime.now(dt.UTC).date())
-    assert any(r["decision"] == "deny" and r["action"] in ("verify", "identify") for r in rows)
+    assert any(
+        r["decision"] == "deny"
+        and r["action"] == "createTemplate"
+        and r["policyIds"] == ["template-needs-recognition-approval"]
+        for r in rows
+    )  # one decision: detect allow, createTemplate deny (no verify/identify rows)
     # detection alone is allowed
     assert len(face_client(detect_only).detect(ASTRONAUT, return_face_id=False, **DETECT)) == 1
 

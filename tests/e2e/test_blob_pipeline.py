@@ -60,7 +60,10 @@ def test_a_batch_of_55_uploads_each_gets_one_right_result(app, tenants):
         expect[path] = (status, code)
 
     for i, data in enumerate(good):
-        add(upload(acme, f"good/{i:02d}.jpg", data, features="detect,age,emotion"), "succeeded")
+        add(
+            upload(acme, f"good/{i:02d}.jpg", data, features="detect,age,emotion", purpose="qa"),
+            "succeeded",
+        )
     for i in range(5):
         cut = len(good[i]) // (i + 2)
         add(upload(acme, f"corrupt/{i}.jpg", good[i][:cut]), "failed", "InvalidImage")

@@ -109,7 +109,7 @@ def test_fuzz_upload_metadata(metadata: dict[str, str]) -> None:
         return
     features = request.features
     assert "detect" in features and len(set(features)) == len(features)
-    assert set(features) <= set(uploads.KNOWN_FEATURES)
+    assert set(features) <= set(model.FEATURES)
     assert ("identify" in features) == (request.gallery_id is not None)
     assert context.channel == "blob"
     assert context.capture in (*model.CAPTURES, model.UNKNOWN_CAPTURE)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared import attributes as attribute_registry
 from shared.api import requests as api
 from shared.biometrics import store
 from shared.errors import BadArgument, FaceGateError, PayloadTooLarge
@@ -89,9 +90,9 @@ def test_fuzz_detect_query(params: dict[str, str]) -> None:
         refused("requests/detect-query", error)
         return
     assert 1 <= options.max_faces <= 100
-    assert set(options.attributes) <= set(api.ATTRIBUTES)
+    assert set(options.attributes) <= set(attribute_registry.NAMES)
     assert len(set(options.attributes)) == len(options.attributes)
-    assert options.actions[0] == "detect" and set(options.actions) <= set(model.ACTIONS)
+    assert options.actions[0] == "detect" and set(options.actions) <= set(model.GATE_ACTIONS)
     outcome("requests/detect-query", "accepted")
 
 

@@ -217,7 +217,7 @@ def test_audit_rows_hold_who_what_and_why_only(activity) -> None:
     templates = _templates(activity)
     allowed = {
         "PartitionKey", "RowKey", "Customer", "Action", "Decision", "PolicyIds", "RequestId",
-        "DecisionId", "Channel", "Capture", "Purpose", "Time",
+        "DecisionId", "Channel", "Capture", "Purpose", "Time", "Overall",
         "Actor", "Target",  # an operator's erasure: who, and which data (a gallery id)
     }  # fmt: skip
     rows = 0

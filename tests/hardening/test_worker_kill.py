@@ -42,7 +42,9 @@ def test_kept_and_failed_uploads_are_answered_once_across_a_kill(azurite, tmp_pa
     good = photos.GRACE_HOPPER.read_bytes()
     expected: dict[str, str] = {}
     for i in range(10):
-        path = blobs.upload(customer, f"good/{i:02d}.jpg", good, features="detect,age")
+        path = blobs.upload(
+            customer, f"good/{i:02d}.jpg", good, features="detect,age", purpose="qa"
+        )
         expected[path] = "succeeded"
     for i in range(6):
         path = blobs.upload(customer, f"bad/{i}.jpg", good[: 1000 + i])

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
+from shared import vision
+from shared.biometrics import store
 from shared.errors import BadArgument
 from shared.pipeline import access, uploads
-from shared.policy import registry
+from shared.policy import audit_rows, registry
 from shared.service import engine
 from shared.storage import clients, names
 from tests.data import make_photos as photos
@@ -59,7 +62,7 @@ def upload_exists(path: str) -> bool:
 
 
 def test_good_upload_gets_a_result_and_is_deleted(customer):
-    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,age")
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,age", purpose="qa")
     process(name)
     result, _ = result_of(name)
     assert result["status"] == "succeeded"
@@ -69,6 +72,28 @@ def test_good_upload_gets_a_result_and_is_deleted(customer):
     assert result["features"] == ["detect", "age"]
     assert result["decisionId"] and result["models"]["recognitionModel"]
     assert not upload_exists(name)
+
+
+def test_an_upload_is_one_decision_for_all_its_features(customer):
+    """detect, age and identify against a gallery: one decision id, one audit group."""
+    store.create_gallery(customer, "crew", "Crew", "", vision.RECOGNITION_MODEL)
+    name = upload(
+        customer, photos.ASTRONAUT.read_bytes(), features="age", galleryid="crew", purpose="qa"
+    )
+    process(name)
+    result, _ = result_of(name)
+    assert result["status"] == "succeeded", result
+    rows = [
+        r
+        for r in audit_rows(customer, datetime.now(UTC).date())
+        if r["requestId"] == result["requestId"]
+    ]
+    assert {r["decisionId"] for r in rows} == {result["decisionId"]}
+    assert [(r["action"], r["decision"], r["channel"]) for r in rows] == [
+        ("detect", "allow", "blob"),
+        ("age", "allow", "blob"),
+        ("identify", "allow", "blob"),
+    ]
 
 
 def test_redelivery_of_the_same_version_changes_nothing(customer):
@@ -103,6 +128,27 @@ def test_denied_upload_is_never_read(customer, monkeypatch):
     assert not upload_exists(name)
 
 
+@pytest.mark.parametrize(
+    ("metadata", "policy"),
+    [
+        ({}, "attribute-inference-needs-purpose"),
+        ({"purpose": "marketing"}, "purpose-not-declared"),
+    ],
+)
+def test_sensitive_features_need_a_stated_purpose_the_customer_declared(
+    customer, monkeypatch, metadata, policy
+):
+    """#19: an upload asking for emotion states a declared purpose in its metadata."""
+    monkeypatch.setattr(engine, "analyzer", lambda: NoVision())
+    name = upload(customer, photos.ASTRONAUT.read_bytes(), features="detect,emotion", **metadata)
+    process(name)
+    result, _ = result_of(name)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "PolicyDenied"
+    assert result["error"]["policyIds"] == [policy]
+    assert "faces" not in result and NoVision.calls == 0
+
+
 def test_unknown_customer_gets_a_failed_result(azurite):
     nobody = f"nobody-{uuid.uuid4().hex[:6]}"
     access.ensure_area(nobody)  # an area left behind by a customer no longer registered
@@ -134,14 +180,13 @@ def test_bad_uploads_fail_finally(customer, data, metadata, code):
 
 
 def test_identify_against_a_gallery(customer):
-    from shared.policy import context_from, get_customer
+    from shared.policy import Caller, context_from, get_customer
     from shared.service import galleries
 
-    who = get_customer(customer)
-    context = context_from(capture="photo", channel="http", request_id="t")
-    galleries.create_gallery(who, context, "crew", {"name": "Crew"})
-    person = galleries.create_person(who, context, "crew", {"name": "Eileen"})["personId"]
-    galleries.add_face(who, context, "crew", person, photos.ASTRONAUT.read_bytes(), None)
+    who = Caller(get_customer(customer), context_from("photo", "http", request_id="t"))
+    galleries.create_gallery(who, "crew", {"name": "Crew"})
+    person = galleries.create_person(who, "crew", {"name": "Eileen"})["personId"]
+    galleries.add_face(who, "crew", person, photos.ASTRONAUT.read_bytes(), None)
     image = photos.encode(photos.composite((300, 260)), "JPEG")
     name = upload(customer, image, galleryid="crew", capturecontext="photo")
     process(name)

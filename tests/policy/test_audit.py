@@ -26,9 +26,9 @@ def test_an_allow_and_a_deny_are_each_audited_with_every_field():
     denied = decide(customer, "emotion", context)
     assert allowed.allowed and not denied.allowed
     rows = audit_rows(customer.id, _today())
-    assert [(r["action"], r["decision"], r["policyIds"]) for r in rows] == [
-        ("detect", "allow", ["approved-action"]),
-        ("emotion", "deny", ["no-emotion-inference-at-work-or-school"]),
+    assert [(r["action"], r["decision"], r["overall"], r["policyIds"]) for r in rows] == [
+        ("detect", "allow", "allow", ["approved-action"]),
+        ("emotion", "deny", "deny", ["no-emotion-inference-at-work-or-school"]),
     ]
     assert [r["decisionId"] for r in rows] == [allowed.decision_id, denied.decision_id]
     for row in rows:
@@ -44,7 +44,9 @@ def test_an_allow_and_a_deny_are_each_audited_with_every_field():
 
 def test_a_combined_decision_writes_one_row_per_action_in_order():
     customer = make_customer(id=unique_id(), sector="education")
-    decision = decide_all(customer, ["detect", "gender", "emotion"], make_context())
+    decision = decide_all(
+        customer, ["detect", "gender", "emotion"], make_context(purpose="age-verification")
+    )
     assert not decision.allowed and decision.denied_actions == ("emotion",)
     rows = audit_rows(customer.id, datetime.now(UTC).date())
     assert [(r["action"], r["decision"]) for r in rows] == [
@@ -53,6 +55,7 @@ def test_a_combined_decision_writes_one_row_per_action_in_order():
         ("emotion", "deny"),
     ]
     assert {r["decisionId"] for r in rows} == {decision.decision_id}
+    assert {r["overall"] for r in rows} == {"deny"}  # the group says the request was refused
     assert all(r["capture"] == "unknown" for r in rows)
 
 

@@ -26,6 +26,8 @@ NEEDS_PURPOSE = "attribute-inference-needs-purpose"
 NO_EMOTION = "no-emotion-inference-at-work-or-school"
 NEEDS_REVIEW = "sensitive-use-needs-review"
 UNDECLARED = "purpose-not-declared"
+TEMPLATE = "template-needs-recognition-approval"
+STATED = "age-verification"  # the purpose make_customer declares, stated with a request
 
 
 def case(name, who, action, capture=None, *, purpose=None, law=False, deny=(), allow=ALLOW):
@@ -43,7 +45,7 @@ REVIEW_PENDING = {"sensitive_use": True, "review_state": "pending"}
 CASES = [
     # an ordinary commercial customer
     case("commercial detect, no capture", {}, "detect"),
-    case("commercial emotion on a photo", {}, "emotion", "photo"),
+    case("commercial emotion on a photo", {}, "emotion", "photo", purpose=STATED),
     case("commercial identify in realtime", {}, "identify", "realtime"),
     case("commercial verify, body camera", {}, "verify", "body-camera"),
     case("US commercial identify", {"country": "US"}, "identify", "photo"),
@@ -61,14 +63,41 @@ CASES = [
     # each action approved one by one, attributes included
     case("verify not approved", {"actions": "detect"}, "verify", "photo", deny=(NOT_APPROVED,)),
     case("enroll not approved", {"actions": "detect,identify"}, "enroll", deny=(NOT_APPROVED,)),
-    case("age approved", {"actions": "detect,age"}, "age", "photo"),
-    case("gender beside age", {"actions": "detect,age"}, "gender", deny=(NOT_APPROVED,)),
-    case("emotion beside age", {"actions": "detect,age"}, "emotion", deny=(NOT_APPROVED,)),
+    case("age approved", {"actions": "detect,age"}, "age", "photo", purpose=STATED),
+    case(
+        "gender beside age",
+        {"actions": "detect,age"},
+        "gender",
+        purpose=STATED,
+        deny=(NOT_APPROVED,),
+    ),
+    case(
+        "emotion beside age",
+        {"actions": "detect,age"},
+        "emotion",
+        purpose=STATED,
+        deny=(NOT_APPROVED,),
+    ),
     case("nothing approved", {"actions": ""}, "detect", "photo", deny=(NOT_APPROVED,)),
-    # attributes need a declared purpose
+    # a template (faceId) follows from verify or identify, never from enroll or detect alone
+    case("template, verify only", {"actions": "detect,verify"}, "createTemplate", "photo"),
+    case("template, identify only", {"actions": "detect,identify"}, "createTemplate"),
+    case("template, detect only", {"actions": "detect"}, "createTemplate", deny=(TEMPLATE,)),
+    case("template, enroll only", {"actions": "enroll"}, "createTemplate", deny=(TEMPLATE,)),
+    case("template, suspended", SUSPENDED, "createTemplate", "photo", deny=(NOT_ACTIVE,)),
+    case("template, US police", LE_US, "createTemplate", "photo", deny=(MORATORIUM,)),
+    case("template, FR police photo", LE_FR, "createTemplate", "photo"),
+    case("template, FR police realtime", LE_FR, "createTemplate", "realtime", deny=(NO_LIVE,)),
+    case("template, under review", REVIEW_PENDING, "createTemplate", deny=(NEEDS_REVIEW,)),
+    # attributes need a purpose stated with the request, and declared by the customer
     case("age, no purpose", {"purposes": ""}, "age", "photo", deny=(NEEDS_PURPOSE,)),
     case("gender, no purpose", {"purposes": ""}, "gender", "photo", deny=(NEEDS_PURPOSE,)),
     case("emotion, no purpose", {"purposes": ""}, "emotion", "photo", deny=(NEEDS_PURPOSE,)),
+    # ... stated with the request: a purpose declared in the registry is not enough alone
+    case("age, declared, none stated", {}, "age", "photo", deny=(NEEDS_PURPOSE,)),
+    case("gender, declared, none stated", {}, "gender", deny=(NEEDS_PURPOSE,)),
+    case("emotion, declared, none stated", {}, "emotion", deny=(NEEDS_PURPOSE,)),
+    case("age, stated, none declared", {"purposes": ""}, "age", purpose=STATED, deny=(UNDECLARED,)),
     case("detect, no purpose", {"purposes": ""}, "detect"),
     case("identify, no purpose", {"purposes": ""}, "identify", "photo"),
     # a purpose stated with the request must be a declared one
@@ -78,7 +107,7 @@ CASES = [
     # US law enforcement: no recognition until a federal law; detection still allowed
     case("US police detect", LE_US, "detect", "photo"),
     case("US police detect, body camera", LE_US, "detect", "body-camera"),
-    case("US police age", LE_US, "age", "photo"),
+    case("US police age", LE_US, "age", "photo", purpose=STATED),
     case("US police verify", LE_US, "verify", "photo", deny=(MORATORIUM,)),
     case("US police identify", LE_US, "identify", "photo", deny=(MORATORIUM,)),
     case("US police enroll", LE_US, "enroll", "photo", deny=(MORATORIUM,)),
@@ -118,11 +147,15 @@ CASES = [
     case("government identify body camera", {"sector": "government"}, "identify", "body-camera"),
     # emotion refused at work and in education, and nothing else refused there
     case("workplace detect", {"sector": "workplace"}, "detect", "photo"),
-    case("workplace age", {"sector": "workplace"}, "age", "photo"),
-    case("workplace emotion", {"sector": "workplace"}, "emotion", "photo", deny=(NO_EMOTION,)),
-    case("education emotion", {"sector": "education"}, "emotion", deny=(NO_EMOTION,)),
-    case("education gender", {"sector": "education"}, "gender"),
-    case("healthcare emotion", {"sector": "healthcare"}, "emotion"),
+    case("workplace age", {"sector": "workplace"}, "age", "photo", purpose=STATED),
+    case(
+        "workplace emotion", {"sector": "workplace"}, "emotion", purpose=STATED, deny=(NO_EMOTION,)
+    ),
+    case(
+        "education emotion", {"sector": "education"}, "emotion", purpose=STATED, deny=(NO_EMOTION,)
+    ),
+    case("education gender", {"sector": "education"}, "gender", purpose=STATED),
+    case("healthcare emotion", {"sector": "healthcare"}, "emotion", purpose=STATED),
     # sensitive use: recognition waits for an approved review
     case("sensitive, no review", {"sensitive_use": True}, "identify", deny=(NEEDS_REVIEW,)),
     case("sensitive, pending, verify", REVIEW_PENDING, "verify", "photo", deny=(NEEDS_REVIEW,)),
@@ -134,7 +167,7 @@ CASES = [
         "photo",
     ),
     case("sensitive, pending, detect", REVIEW_PENDING, "detect", "photo"),
-    case("sensitive, pending, emotion", REVIEW_PENDING, "emotion", "photo"),
+    case("sensitive, pending, emotion", REVIEW_PENDING, "emotion", purpose=STATED),
     case("not sensitive, review none, verify", {"review_state": "none"}, "verify", "photo"),
     # erasing one's own data is never blocked: not by status, approvals, context or purpose
     case("commercial erase", {}, "erase", allow=OWNER_ERASES),
@@ -169,7 +202,8 @@ def test_table_is_large_and_names_every_policy():
 
 def test_combined_decision_names_the_denied_action_and_its_policy():
     customer = make_customer(sector="workplace")
-    decision = evaluate_all(customer, ["detect", "age", "emotion"], make_context("photo"))
+    context = make_context("photo", STATED)
+    decision = evaluate_all(customer, ["detect", "age", "emotion"], context)
     assert not decision.allowed
     assert decision.denied_actions == ("emotion",)
     assert decision.policy_ids == (NO_EMOTION,)
@@ -186,7 +220,8 @@ def test_combined_decision_merges_deny_policies_in_file_order():
 
 
 def test_combined_allow_lists_every_action():
-    decision = evaluate_all(make_customer(), ["detect", "age", "age"], make_context("photo"))
+    context = make_context("photo", STATED)
+    decision = evaluate_all(make_customer(), ["detect", "age", "age"], context)
     assert decision.allowed
     assert decision.actions == ("detect", "age")
     assert decision.policy_ids == ALLOW
@@ -207,3 +242,28 @@ def test_default_deny_is_named_when_no_policy_decides(tmp_path: Path):
         True,
         ALLOW,
     )
+
+
+def test_a_faceid_request_is_one_decision_naming_the_template_rule():
+    """detect + createTemplate for a detect-only customer: one decision, denied for the template."""
+    customer = make_customer(actions="detect")
+    decision = evaluate_all(customer, ["detect", "createTemplate"], make_context("photo"))
+    assert not decision.allowed
+    assert decision.denied_actions == ("createTemplate",)
+    assert decision.policy_ids == (TEMPLATE,)
+    assert decision.per_action["detect"] == (True, ALLOW)
+    message = decision.denial().message
+    assert "'createTemplate' (template-needs-recognition-approval)" in message
+    assert decision.decision_id in message
+
+
+def test_a_verify_only_customer_gets_a_template_without_any_identify_decision():
+    customer = make_customer(actions="detect,verify")
+    decision = evaluate_all(customer, ["detect", "createTemplate"], make_context())
+    assert decision.allowed and decision.actions == ("detect", "createTemplate")
+    assert set(decision.per_action) == {"detect", "createTemplate"}
+
+
+def test_action_names_are_case_insensitive_and_canonical():
+    decision = evaluate_all(make_customer(), ["DETECT", "createtemplate"], make_context())
+    assert decision.actions == ("detect", "createTemplate")

@@ -33,7 +33,7 @@ def _use_storage(connection: str | None) -> None:
     else:
         os.environ["FACEGATE_STORAGE"] = connection
     clients.reset()
-    provision.forget()
+    provision.reset()
     registry.reset_caches()
 
 
@@ -71,7 +71,7 @@ def test_a_registry_outage_refuses_everything_and_recovers_without_a_restart(own
     assert work.calls == 1
 
     own_azurite.start()  # in-memory: back, but empty
-    provision.forget()
+    provision.reset()
     provision.ensure_storage()
     stored(customer)
     key, _ = registry.issue_key(customer.id)
@@ -114,14 +114,14 @@ def test_invalid_policies_refuse_everything(tmp_path: Path, monkeypatch):
         '@id("approved-action")\npermit (principal, action, resource) when { principal.nope };'
     )
     monkeypatch.setattr(engine, "POLICY_DIR", broken)
-    engine.forget()
+    engine.bundle.reset()
     work = Sentinel()
     try:
         with pytest.raises(ServiceUnavailable):
             guarded(make_customer(), "detect", make_context(), work)
     finally:
         monkeypatch.undo()
-        engine.forget()
+        engine.bundle.reset()
     assert work.calls == 0
 
 

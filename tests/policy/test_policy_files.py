@@ -9,6 +9,7 @@ from pathlib import Path
 import cedarpy
 import pytest
 
+from shared import attributes
 from shared.errors import ServiceUnavailable
 from shared.policy import engine, model
 
@@ -39,9 +40,28 @@ def test_every_rule_has_a_unique_id_a_reason_and_its_own_file():
     ]
 
 
+def _schema_actions() -> dict[str, dict]:
+    return json.loads(engine.SCHEMA_PATH.read_text())["FaceGate"]["actions"]
+
+
+def _members(group: str) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, entry in _schema_actions().items()
+        if {"id": group} in entry.get("memberOf", [])
+    )
+
+
 def test_schema_names_the_same_actions_as_the_registry():
-    schema = json.loads(engine.SCHEMA_PATH.read_text())
-    assert tuple(schema["FaceGate"]["actions"]) == model.GATE_ACTIONS
+    decidable = tuple(n for n, entry in _schema_actions().items() if "appliesTo" in entry)
+    assert decidable == model.GATE_ACTIONS
+    assert (*model.ACTIONS, model.CREATE_TEMPLATE, model.ERASE) == model.GATE_ACTIONS
+
+
+def test_action_groups_are_the_attribute_registry_and_recognition():
+    """The sensitive attributes of shared/attributes.py are the schema's attributeInference."""
+    assert _members("attributeInference") == attributes.SENSITIVE_ACTIONS
+    assert _members("recognition") == ("verify", "identify", "enroll", "createTemplate")
 
 
 def test_a_misspelt_attribute_is_rejected(tmp_path: Path):
@@ -75,7 +95,7 @@ def test_invalid_policies_make_the_gate_unavailable(tmp_path: Path, monkeypatch)
     directory = _copy_policies(tmp_path)
     (directory / "20-customer-not-active.cedar").write_text("permit (principal, action, resource)")
     monkeypatch.setattr(engine, "POLICY_DIR", directory)
-    engine.forget()
+    engine.bundle.reset()
     try:
         with pytest.raises(ServiceUnavailable):
             engine.bundle()
@@ -84,14 +104,14 @@ def test_invalid_policies_make_the_gate_unavailable(tmp_path: Path, monkeypatch)
             engine.bundle()
     finally:
         monkeypatch.undo()
-        engine.forget()
+        engine.bundle.reset()
     assert engine.bundle().order[0] == "approved-action"  # a fixed deployment recovers
 
 
 def test_the_policy_set_is_loaded_once_across_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    engine.forget()
+    engine.bundle.reset()
     with ThreadPoolExecutor(max_workers=8) as pool:
         loaded = list(pool.map(lambda _: engine.bundle(), range(32)))
     assert len({id(b) for b in loaded}) == 1

@@ -188,7 +188,7 @@ def storage_of_this_process(connection_string: str) -> Iterator[None]:
             else:
                 os.environ[key] = value
         clients.reset()
-        provision.forget()
+        provision.reset()
         registry.reset_caches()
 
     use(dict.fromkeys(keys, connection_string))

@@ -107,6 +107,7 @@ def _print_usage(health: dict, demo: dict | None, operator_credential: str) -> N
         f"--data-binary @tests/data/photos/astronaut.png "
         f'"http://127.0.0.1:{APP_PORT}/api/detect?returnFaceAttributes=headPose,qualityForRecognition"'
     )
+    print('  (age, gender and emotion need the request\'s purpose: -H "X-Purpose: product-demo")')
     uploads = (demo or {}).get("uploads")
     if uploads:
         print()

@@ -1,7 +1,9 @@
 """The demo customer `make run` prints a key for.
 
 "demo" is a commercial customer in the US, active, with every action approved
-and a stated purpose (so age, gender and emotion are allowed too). Keys are
+and the declared purpose ``product-demo`` (so age, gender and emotion are allowed
+to requests that state it: ``X-Purpose: product-demo``, or blob metadata
+``purpose=product-demo``). Keys are
 shown only once, so each run issues a fresh key for it; earlier keys stay
 valid until revoked (`python -m tools.admin keys revoke`).
 """

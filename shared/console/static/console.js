@@ -402,7 +402,7 @@
     const form = h("form", { class: "filters", role: "search" },
       field("a-day", "Day (UTC)", h("input", { type: "date", name: "day", value: filters.day })),
       field("a-customer", "Customer", h("input", { name: "customer", value: filters.customer })),
-      field("a-action", "Action", select("action", vocabulary.actions, filters.action, true)),
+      field("a-action", "Action", select("action", vocabulary.gateActions, filters.action, true)),
       field("a-outcome", "Outcome", select("outcome", ["allow", "deny"], filters.outcome, true)),
       field("a-policy", "Policy id", h("input", { name: "policy", value: filters.policy })),
       h("button", { type: "submit", text: "Filter" }));
