@@ -97,7 +97,7 @@ class Cohort:
 
     def _top(self, best: np.ndarray) -> np.ndarray:
         """The k highest per-person scores of each column of ``best`` (persons, m), as raw
-        similarities; -inf entries (excluded persons) are dropped."""
+        similarities (callers leave at least k finite entries per column)."""
         k = self.calibration.cohort_size
         if len(best) > k:
             best = -np.partition(-best, k - 1, axis=0)[:k]
