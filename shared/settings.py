@@ -56,6 +56,59 @@ SETTINGS: tuple[Setting, ...] = (
         "Entra ID; only then is `X-MS-CLIENT-PRINCIPAL` trusted) or `off`.",
     ),
     Setting(
+        "FACEGATE_GALLERY_STORE",
+        "table",
+        "Where galleries live unless a customer's registry record says otherwise: `table` "
+        "(Azure Table storage, each instance searches an in-memory copy) or `postgres` "
+        "(PostgreSQL with pgvector, searched in the database; docs/galleries-postgres.md).",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_URL",
+        "",
+        "A libpq URI for the PostgreSQL gallery store with its own credentials (local "
+        "development); when empty, FACEGATE_POSTGRES_HOST with Microsoft Entra authentication.",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_HOST",
+        "",
+        "Host name of the Azure Database for PostgreSQL Flexible Server holding galleries "
+        "(empty: no PostgreSQL store).",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_DATABASE",
+        "facegate",
+        "Database name on FACEGATE_POSTGRES_HOST.",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_USER",
+        "",
+        "Database role of the function app's managed identity (its name); the password is a "
+        "Microsoft Entra access token obtained with that identity.",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_CLIENT_ID",
+        "",
+        "Client id of the user-assigned managed identity that signs in to PostgreSQL "
+        "(empty: the default Azure credential chain).",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_POOL_SIZE",
+        "4",
+        "Connections per instance to the PostgreSQL gallery store (a Flex Consumption "
+        "instance runs a few requests at once; the server's limit is shared by all instances).",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_EXACT_BELOW",
+        "20000",
+        "Galleries with fewer faces than this are searched exactly in PostgreSQL; larger ones "
+        "through the approximate (HNSW) index.",
+    ),
+    Setting(
+        "FACEGATE_POSTGRES_EF_SEARCH",
+        "200",
+        "hnsw.ef_search for approximate searches (higher: better recall, slower).",
+    ),
+    Setting(
         "FACEGATE_ONNX_THREADS",
         "1",
         "Intra-op threads per ONNX session (the Functions host runs requests in parallel).",

@@ -1,0 +1,5 @@
+"""The PostgreSQL (pgvector) gallery store: galleries searched in the database, not in memory.
+
+- ``schema.sql``: the one table layout (docs/galleries-postgres.md).
+- ``connection``: the process's connection pool (local URI or Microsoft Entra token).
+"""
