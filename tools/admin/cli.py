@@ -38,6 +38,7 @@ FIELD_OPTIONS: dict[str, str] = {
     "default_features": "--default-features",
     "rate_limit": "--rate-limit",
     "verify_limit": "--verify-limit",
+    "gallery_store": "--gallery-store",
 }
 
 
@@ -266,6 +267,13 @@ def _customer_fields(parser: argparse.ArgumentParser, adding: bool) -> None:
         help="at most N verify calls against one gallery per S seconds "
         "('' = FACEGATE_VERIFY_LIMIT)",
     )
+    if adding:  # an existing customer's galleries change store only by moving them
+        parser.add_argument(
+            "--gallery-store",
+            dest="gallery_store",
+            choices=[s for s in model.GALLERY_STORES if s],
+            help="where its galleries live (default: FACEGATE_GALLERY_STORE)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

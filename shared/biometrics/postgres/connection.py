@@ -101,6 +101,10 @@ class Database:
 
     def _open(self) -> ConnectionPool:
         conninfo, kwargs = connection_kwargs(self._env)
+        # the schema first, on a connection of its own: the pool's connections register the
+        # vector type, which exists only once the extension is created
+        with _EntraConnection.connect(conninfo, autocommit=True, **kwargs) as connection:
+            apply_schema(connection)
         size = max(1, settings.get_int("FACEGATE_POSTGRES_POOL_SIZE", self._env))
         pool = ConnectionPool(
             conninfo,
@@ -111,12 +115,15 @@ class Database:
             timeout=_WAIT_SECONDS,
             connection_class=_EntraConnection,
             configure=_configure,
+            check=ConnectionPool.check_connection,  # a server restart leaves no dead one
             open=False,
             name="facegate-galleries",
         )
-        pool.open(wait=True, timeout=_WAIT_SECONDS)
-        with pool.connection() as connection:
-            apply_schema(connection)
+        try:
+            pool.open(wait=True, timeout=_WAIT_SECONDS)
+        except BaseException:
+            pool.close()  # no workers left retrying in the background
+            raise
         return pool
 
     @contextmanager
@@ -129,7 +136,7 @@ class Database:
                 pool = self._pool
             with pool.connection() as connection:
                 yield connection
-        except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError) as exc:
             log.warning("PostgreSQL gallery store unavailable: %s", type(exc).__name__)
             message = "The gallery store is unavailable; nothing was analysed."
             raise ServiceUnavailable(message) from exc
