@@ -413,6 +413,18 @@ def run(
     return result
 
 
+def for_speed(sizes: str, identify: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The `make bench` part: these sizes, and the Table store's cold load measured by its
+    identify part when it ran (through Azurite), else measured here at 10k faces."""
+    stored = [row for row in identify or [] if row.get("through") == "azurite"]
+    faces = [int(s) for s in sizes.split(",") if s]
+    r = run(faces, table_load_faces=0 if stored else 10_000)
+    if stored:
+        largest = max(stored, key=lambda row: row["faces"])
+        r["table_load"] = {k: largest[k] for k in ("faces", "cold_load_s", "fill_s")}
+    return r
+
+
 def markdown(r: dict[str, Any]) -> list[str]:
     rows = r["sizes"]
     lines = [
