@@ -51,7 +51,7 @@ from shared.matching.cohort import (
     top_k_stats,
 )
 
-_STATS_ENTRIES = 100_000  # template statistics kept per process (~100 bytes each)
+_STATS_ENTRIES = 20_000  # template statistics kept per process (~650 bytes each: ~13 MB)
 _WIDEN = 4  # factor by which a k-NN query asks for more faces when too few persons came back
 _MAX_DIMENSION = 2000  # pgvector's limit for an HNSW index on vector
 _HNSW_OPTIONS = "m = 16, ef_construction = 64"  # pgvector's defaults, written out
