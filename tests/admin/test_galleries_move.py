@@ -12,16 +12,19 @@ import datetime as dt
 import io
 import json
 import os
+import random
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from shared.biometrics import store, templates, transfer
-from shared.errors import GalleryStoreMoving
+from shared.errors import FaceGateError, GalleryStoreMoving, NotFound
 from shared.policy import audit_rows, model, registry
 from shared.service import recognition
 from shared.storage import provision
@@ -30,6 +33,7 @@ from tools.admin import cli, galleries
 from tools.dev.azurite import ROOT
 
 MODEL = RECOGNITION_MODEL
+ROUNDS = int(os.environ.get("FACEGATE_ERASURE_ROUNDS", "4"))
 GALLERIES = {"staff": 4, "visitors": 3}  # persons per gallery; person i has i % 3 + 1 faces
 
 
@@ -356,6 +360,65 @@ def test_a_broken_off_move_can_be_cancelled(customer, monkeypatch):
     assert galleries_in("table", customer_id) == []
     assert digests("postgres", customer_id) == source_digests
     store.create_person(customer_id, "staff", "Writable again", "")
+
+
+# --- erasures racing a move ------------------------------------------------------------------
+
+
+def persons_in(name: str, customer_id: str) -> set[str]:
+    found = set()
+    for gallery_id in galleries_in(name, customer_id):
+        with contextlib.suppress(NotFound):
+            export = store.backend(name).export_gallery(customer_id, gallery_id)
+            found |= {p.person_id for p in export.persons}
+    return found
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_erasures_during_a_move_survive_in_neither_store(customer, round_):
+    """Threads erase persons and try writes while the move runs; whatever the interleaving,
+    no erased person is left in either store, and the move either switches or leaves the
+    customer where it was with nothing in the target."""
+    rng = random.Random(round_)
+    source, target = ("table", "postgres") if round_ % 2 == 0 else ("postgres", "table")
+    customer_id = customer(source)
+    enrolled = enrol(customer_id)
+    victims = rng.sample(sorted(enrolled), 3)
+    where = {
+        p: g for g in GALLERIES for p in (x.person_id for x in store.list_persons(customer_id, g))
+    }
+    mover = galleries.Mover(customer_id, target, "tester", cache_wait=0.2, log=lambda _: None)
+
+    def later(call: Callable[[], object]) -> Callable[[], str]:
+        def run() -> str:
+            time.sleep(rng.uniform(0, 1.5))
+            try:
+                call()
+                return "ok"
+            except FaceGateError as error:
+                return error.code
+
+        return run
+
+    calls = [mover.run] + [
+        later(lambda p=p: store.delete_person(customer_id, where[p], p)) for p in victims
+    ]
+    calls.append(later(lambda: store.create_person(customer_id, "staff", "Late", "")))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        outcomes = list(pool.map(lambda call: call(), calls))
+
+    code, erasures, write = outcomes[0], outcomes[1:-1], outcomes[-1]
+    assert set(erasures) <= {"ok"}, erasures
+    assert write in {"ok", "GalleryStoreMoving"}
+    now, moving = record(customer_id)
+    assert moving is False
+    if code == 0:
+        assert now == target and galleries_in(source, customer_id) == []
+    else:  # an erasure landed between copy and check: refused, nothing switched
+        assert code == 1 and now == source and galleries_in(target, customer_id) == []
+    left = persons_in("table", customer_id) | persons_in("postgres", customer_id)
+    assert not left & set(victims), f"erased persons survive: {left & set(victims)}"
+    assert set(enrolled) - set(victims) <= left
 
 
 # --- waiting out the registry cache, the command line ------------------------------------------
