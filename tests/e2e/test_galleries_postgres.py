@@ -180,3 +180,35 @@ def test_an_unreachable_database_is_a_503_and_nothing_is_written(
     assert [(p["personId"], len(p["persistedFaceIds"])) for p in listed] == [(person, 1)]
     assert candidates(owner, gallery, probe) == [person]
     assert owner.request("DELETE", f"/galleries/{gallery}").status_code == 200
+
+
+def test_while_the_galleries_move_writes_are_409_and_erasures_reach_both_stores(pg_apps):
+    from shared.policy import registry
+    from tests.support.apphost import wait_until
+
+    client = _tenant(pg_apps[0], "mv", actions=ALL_ACTIONS, purposes=(PURPOSE,))  # table
+    gallery = create_gallery(client)
+    person, other = add_person(client, gallery), add_person(client, gallery, HOPPER)
+    copy = store.backend("table").export_gallery(client.customer_id, gallery)
+    store.backend("postgres").import_gallery(client.customer_id, copy)
+    registry.update_customer(client.customer_id, gallery_store_moving=True)
+    [late] = wait_until(  # an image that could never be enrolled: 400 until the move shows
+        lambda: [
+            r for r in [enroll(client, gallery, person, b"not an image")] if r.status_code == 409
+        ],
+        "the registry change to apply",
+    )
+    assert error_code(late) == "GalleryStoreMoving" and int(late.headers["Retry-After"]) > 0
+    created = client.post_json(f"/galleries/{gallery}/persons", {"name": "x"})
+    assert (created.status_code, error_code(created)) == (409, "GalleryStoreMoving")
+    refused = enroll(client, gallery, person)
+    assert (refused.status_code, error_code(refused)) == (409, "GalleryStoreMoving")
+    probe = client.detect(ASTRONAUT, "returnFaceId=true", headers=PHOTO).json()[0]["faceId"]
+    assert candidates(client, gallery, probe) == [person]  # reads go on
+    erased = client.request("DELETE", f"/galleries/{gallery}/persons/{person}")
+    assert erased.status_code == 200 and erased.json()["erasedFaces"] == 2  # one per store
+    for name in ("table", "postgres"):
+        left = store.backend(name).export_gallery(client.customer_id, gallery)
+        assert [p.person_id for p in left.persons] == [other]
+    assert client.request("DELETE", f"/galleries/{gallery}").status_code == 200
+    assert store.stored_rows(client.customer_id) == []
