@@ -33,6 +33,9 @@ ASTRONAUT_AGAIN = photos.encode(photos.exposure(photos.flip(photos.astronaut()),
 PHOTO = {"X-Capture-Context": "photo"}
 IMAGE = {"Content-Type": "application/octet-stream", **PHOTO}
 HOST_CACHE_SECONDS = 2  # app_env's FACEGATE_REGISTRY_CACHE_SECONDS
+# The tool's own view of the cache TTL: longer than the host's (it must outlast it), and long
+# enough that the test's erasure lands while the tool still waits, before it copies.
+TOOL_CACHE_SECONDS = 6
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +73,7 @@ def face_id(client: Client, image: bytes) -> str:
 
 
 def start_move(customer_id: str, target: str) -> subprocess.Popen:
-    env = {**os.environ, "FACEGATE_REGISTRY_CACHE_SECONDS": str(HOST_CACHE_SECONDS)}
+    env = {**os.environ, "FACEGATE_REGISTRY_CACHE_SECONDS": str(TOOL_CACHE_SECONDS)}
     return subprocess.Popen(
         [sys.executable, "-m", "tools.admin", "galleries", "move", "--customer", customer_id,
          "--to", target, "--actor", "e2e"],
