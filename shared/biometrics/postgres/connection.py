@@ -94,8 +94,11 @@ def apply_schema(connection: psycopg.Connection) -> None:
 class Database:
     """The process's pool to one PostgreSQL gallery store, opened lazily."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, wait_seconds: float = _WAIT_SECONDS
+    ) -> None:
         self._env = env
+        self._wait = wait_seconds  # for a free (or new) connection before answering 503
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
 
@@ -112,7 +115,7 @@ class Database:
             min_size=1,
             max_size=size,
             max_lifetime=_MAX_LIFETIME,
-            timeout=_WAIT_SECONDS,
+            timeout=self._wait,
             connection_class=_EntraConnection,
             configure=_configure,
             check=ConnectionPool.check_connection,  # a server restart leaves no dead one
@@ -120,7 +123,7 @@ class Database:
             name="facegate-galleries",
         )
         try:
-            pool.open(wait=True, timeout=_WAIT_SECONDS)
+            pool.open(wait=True, timeout=self._wait)
         except BaseException:
             pool.close()  # no workers left retrying in the background
             raise

@@ -109,6 +109,20 @@ class PostgresStore:
         self.database = database
         self._cohorts: OrderedDict[tuple[int, int], Cohort] = OrderedDict()
         self._cohorts_lock = threading.Lock()
+        self._indexed: set[tuple[str, int]] = set()  # (model, dimension) with an HNSW index
+
+    def _ensure_index(self, model: str, dimension: int) -> None:
+        """The model's approximate-search index exists (search.ensure_index), checked once
+        per process and model, before the first template of that model is written."""
+        if (model, dimension) in self._indexed:
+            return
+        try:
+            from shared.biometrics.postgres.search import ensure_index
+        except ImportError:  # the search module is not there: nothing to index for
+            return
+        with self.database.connection() as connection:
+            ensure_index(connection, model, dimension)
+        self._indexed.add((model, dimension))
 
     @contextmanager
     def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor]:
@@ -296,6 +310,7 @@ class PostgresStore:
         BadArgument at the face limit, Conflict for another model's template."""
         face_id = new_id()
         vector = np.asarray(template, np.float32).ravel()
+        self._ensure_index(model, len(vector))
         with self._cursor(transaction=True) as cur:
             gallery = self._lock_gallery(cur, customer_id, gallery_id)
             templates.require_same_model(gallery["recognition_model"], model)
@@ -522,6 +537,10 @@ class PostgresStore:
     def import_gallery(self, customer_id: str, export: transfer.GalleryExport) -> None:
         """Write an exported gallery with the same ids, all in one transaction (nothing of
         it is visible until every row is in); Conflict if the galleryId exists here."""
+        for model, dimension in {
+            (f.model, int(np.asarray(f.template).size)) for p in export.persons for f in p.faces
+        }:
+            self._ensure_index(model, dimension)
         with self._cursor(transaction=True) as cur:
             row = cur.execute(
                 """INSERT INTO galleries (customer_id, gallery_id, name, user_data,
