@@ -166,7 +166,7 @@ param postgresExactBelow int = 20000
 
 @description('App setting FACEGATE_POSTGRES_EF_SEARCH.')
 @minValue(1)
-param postgresEfSearch int = 200
+param postgresEfSearch int = 400
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {

@@ -105,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "FACEGATE_POSTGRES_EF_SEARCH",
-        "200",
+        "400",
         "hnsw.ef_search for approximate searches (higher: better recall, slower).",
     ),
     Setting(

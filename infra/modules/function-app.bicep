@@ -106,7 +106,7 @@ param postgresExactBelow int = 20000
 
 @description('FACEGATE_POSTGRES_EF_SEARCH.')
 @minValue(1)
-param postgresEfSearch int = 200
+param postgresEfSearch int = 400
 
 @description('Subnet (delegated to Microsoft.App/environments) for outbound VNet integration; empty: none.')
 param virtualNetworkSubnetId string = ''
