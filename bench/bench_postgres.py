@@ -311,8 +311,9 @@ def measure_searches(
         np.mean([_top(a) == _top(b) for a, b in zip(answers, expected, strict=True)])
     )
     if not pg.exact:
-        _, top_pg = _timed(lambda q: _top(pg.search(q, 0.0, 1)), queries)
-        _, top_exact = _timed(lambda q: _top(memory.search(q, 0.0, 1)), queries)
+        genuine = queries[: len(queries) // 2]  # a stranger's best candidate is a near-tie
+        _, top_pg = _timed(lambda q: _top(pg.search(q, 0.0, 1)), genuine)
+        _, top_exact = _timed(lambda q: _top(memory.search(q, 0.0, 1)), genuine)
         out["recall_at_1"] = float(
             np.mean([a == b for a, b in zip(top_pg, top_exact, strict=True)])
         )
@@ -327,7 +328,7 @@ def measure_searches(
 # --- fresh processes ---------------------------------------------------------------------
 
 PG_PROCESS = """
-import json, resource, sys, time
+import json, sys, time
 t0 = float(sys.argv[1])
 import numpy as np
 from shared.biometrics.postgres.connection import Database
@@ -344,13 +345,14 @@ cohort.search(queries[0], 0.5, 10)
 first = time.time() - t0
 for q in queries[1:]:
     cohort.search(q, 0.5, 10)
-rss = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"first_identify_s": first, "rss_mb": rss, "peak_rss_mb": peak}))
+status = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status")
+          if l.startswith(("VmRSS", "VmHWM"))}
+print(json.dumps({"first_identify_s": first, "rss_mb": status["VmRSS"],
+                  "peak_rss_mb": status["VmHWM"]}))
 """
 
 MEMORY_PROCESS = """
-import json, resource, sys, time
+import json, sys, time
 t0 = float(sys.argv[1])
 import numpy as np
 from shared.matching import Cohort, calibration_for
@@ -362,9 +364,10 @@ cohort.search(queries[0], 0.5, 10)
 first = time.time() - t0
 for q in queries[1:]:
     cohort.search(q, 0.5, 10)
-rss = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"first_identify_s": first, "rss_mb": rss, "peak_rss_mb": peak}))
+status = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status")
+          if l.startswith(("VmRSS", "VmHWM"))}
+print(json.dumps({"first_identify_s": first, "rss_mb": status["VmRSS"],
+                  "peak_rss_mb": status["VmHWM"]}))
 """
 
 
@@ -513,12 +516,13 @@ def markdown(r: dict[str, Any]) -> list[str]:
         ]
     lines += [
         "",
-        "recall@1: the HNSW search's top candidate at threshold 0 is the exact search's; same "
-        "answer: the identify result's first candidate (or none) at 0.5 is the same as the "
-        "in-memory Cohort's. First identify: a fresh Python process from launch (imports, "
-        "pool, gallery row, search) / the same with the gallery loaded from a local .npy "
-        "file (a lower bound for the Table store). RSS: peak of that process after 50 "
-        "identifies.",
+        "recall@1: for the genuine probes, the HNSW search's top candidate (threshold 0) is "
+        "the exact search's (a stranger's top candidate is a near-tie among thousands, not a "
+        "measure of the index); same answer: for every probe, the identify result's first "
+        "candidate (or none) at 0.5 is the in-memory Cohort's. First identify: a fresh "
+        "Python process from launch (imports, pool, gallery row, search) / the same with the "
+        "gallery loaded from a local .npy file (a lower bound for the Table store). RSS: "
+        "peak (VmHWM) of that process over 50 identifies.",
     ]
     return lines
 
