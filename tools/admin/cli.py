@@ -1,5 +1,5 @@
 """`python -m tools.admin`: manage customers, keys and console operators, read the audit trail,
-check policies, erase a customer's biometric data.
+check policies, erase a customer's biometric data, move a customer's galleries between stores.
 
 Works against the storage the app uses (FACEGATE_STORAGE, default the local
 emulator). Output is JSON on stdout; an error is one line on stderr and exit
@@ -24,6 +24,7 @@ from shared.policy.decisions import evaluate_all
 from shared.service import erasure
 from shared.settings import storage_settings
 from shared.storage import provision
+from tools.admin import galleries
 
 FIELD_OPTIONS: dict[str, str] = {
     "name": "--name",
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = policy.add_parser("validate", help="parse and validate against the schema")
     validate.set_defaults(run=policy_validate, offline=True)
+    galleries.add_parser(areas, _operator)
     return parser
 
 

@@ -51,10 +51,14 @@ from shared.matching.cohort import (
     top_k_stats,
 )
 
-_STATS_ENTRIES = 100_000  # template statistics kept per process (~100 bytes each)
+_STATS_ENTRIES = 20_000  # template statistics kept per process (~650 bytes each: ~13 MB)
 _WIDEN = 4  # factor by which a k-NN query asks for more faces when too few persons came back
 _MAX_DIMENSION = 2000  # pgvector's limit for an HNSW index on vector
 _HNSW_OPTIONS = "m = 16, ef_construction = 64"  # pgvector's defaults, written out
+# hnsw.ef_search of the template-cohort queries: a template's statistics are the mean and
+# spread of its 20 nearest other persons, which a near-miss among them hardly moves (the
+# confidences moved by < 1e-6 at 100k faces against ef_search 200), at a quarter of the cost
+_TEMPLATE_EF_SEARCH = 40
 
 
 class Database(Protocol):
@@ -267,6 +271,16 @@ class PgCohort:
                 )
                 yield connection
 
+    @contextmanager
+    def _ef_search_of(self, connection: psycopg.Connection, ef_search: int) -> Iterator[None]:
+        """hnsw.ef_search = ``ef_search`` for the statements inside, in this transaction."""
+        setting = "SELECT set_config('hnsw.ef_search', %s, true)"
+        connection.execute(setting, [str(ef_search)])
+        try:
+            yield
+        finally:
+            connection.execute(setting, [str(self._ef_search)])
+
     def _params(self, query: np.ndarray | None = None, **extra: Any) -> dict[str, Any]:
         return {"customer": self.customer_id, "gallery": self.gallery_key, "query": query, **extra}
 
@@ -289,8 +303,11 @@ class PgCohort:
         return max(1.0, self.face_count / max(1, self.person_count))
 
     def _first_rows(self, persons: int) -> int:
-        """How many nearest faces to ask for to find ``persons`` distinct persons."""
-        return max(_WIDEN * persons, math.ceil(2 * persons * self._faces_per_person()))
+        """How many nearest faces to ask for first to find ``persons`` distinct persons:
+        a probe's nearest faces spread over many persons (about half as many faces as
+        persons x faces per person were enough on face-like templates); too few persons
+        widen the query."""
+        return max(2 * persons, math.ceil(persons * self._faces_per_person() / 2))
 
     def _nearest_persons(
         self, connection: psycopg.Connection, query: np.ndarray, wanted: int
@@ -331,16 +348,20 @@ class PgCohort:
     def _best_per_person(
         self, connection: psycopg.Connection, near: sql.Composable, params: dict[str, Any]
     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
-        """The nearest %(persons)s persons among the rows of ``near``, and how many rows
-        ``near`` gave."""
+        """The nearest %(persons)s persons among the rows of ``near``, each with its nearest
+        face, and how many rows ``near`` gave. (Grouped by hash, then only the chosen
+        persons' rows sorted: an exact search of 20,000 faces sorts a few hundred rows.)"""
         statement = sql.SQL(
             "WITH near AS MATERIALIZED ({near}),"
-            " best AS (SELECT DISTINCT ON (person_id) person_id, face_id, distance FROM near"
-            "          ORDER BY person_id, distance, face_id)"
-            " SELECT person_id, face_id, distance, (SELECT count(*) FROM near) FROM best"
-            " ORDER BY distance, person_id LIMIT %(persons)s"
+            " top AS (SELECT person_id, min(distance) AS distance FROM near"
+            "         GROUP BY person_id ORDER BY distance, person_id LIMIT %(persons)s)"
+            " SELECT DISTINCT ON (near.person_id) near.person_id, near.face_id, near.distance,"
+            "        (SELECT count(*) FROM near)"
+            " FROM near JOIN top ON top.person_id = near.person_id"
+            " ORDER BY near.person_id, near.distance, near.face_id"
         ).format(near=near)
         rows = connection.execute(statement, params).fetchall()
+        rows.sort(key=lambda r: (r[2], r[0]))
         seen = int(rows[0][3]) if rows else 0
         persons = np.array([r[0] for r in rows], dtype=str)
         faces = np.array([r[1] for r in rows], dtype=str)
@@ -407,9 +428,10 @@ class PgCohort:
         distances: dict[int, list[float]] = {}
         todo, rows = list(range(len(pairs))), self._first_rows(k)
         while todo:
-            found = self._cohort_distances_hnsw(
-                connection, [pairs[i] for i in todo], rows, dimension
-            )
+            with self._ef_search_of(connection, min(self._ef_search, _TEMPLATE_EF_SEARCH)):
+                found = self._cohort_distances_hnsw(
+                    connection, [pairs[i] for i in todo], rows, dimension
+                )
             widen, exact = [], []
             for j, i in enumerate(todo):
                 if j not in found:
