@@ -327,6 +327,18 @@ def measure_searches(
 
 # --- fresh processes ---------------------------------------------------------------------
 
+# both processes end alike: first identify (from launch), 49 more, then their memory
+IDENTIFY_AND_REPORT = """
+cohort.search(queries[0], 0.5, 10)
+first = time.time() - t0
+for q in queries[1:]:
+    cohort.search(q, 0.5, 10)
+status = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status")
+          if l.startswith(("VmRSS", "VmHWM"))}
+print(json.dumps({"first_identify_s": first, "rss_mb": status["VmRSS"],
+                  "peak_rss_mb": status["VmHWM"]}))
+"""
+
 PG_PROCESS = """
 import json, sys, time
 t0 = float(sys.argv[1])
@@ -341,14 +353,6 @@ with database.connection() as conn:
         "SELECT gallery_key, version, person_count, face_count FROM galleries"
         " WHERE customer_id = 'bench' AND gallery_id = 'main'").fetchone()
 cohort = PgCohort(database, key, "bench", "dlib_resnet34_v1", version, persons, faces)
-cohort.search(queries[0], 0.5, 10)
-first = time.time() - t0
-for q in queries[1:]:
-    cohort.search(q, 0.5, 10)
-status = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status")
-          if l.startswith(("VmRSS", "VmHWM"))}
-print(json.dumps({"first_identify_s": first, "rss_mb": status["VmRSS"],
-                  "peak_rss_mb": status["VmHWM"]}))
 """
 
 MEMORY_PROCESS = """
@@ -360,20 +364,12 @@ matrix, ids = np.load(sys.argv[2]), np.load(sys.argv[3])
 queries = np.load(sys.argv[4])
 cohort = Cohort(matrix, ids, calibration_for("dlib_resnet34_v1"))
 del matrix
-cohort.search(queries[0], 0.5, 10)
-first = time.time() - t0
-for q in queries[1:]:
-    cohort.search(q, 0.5, 10)
-status = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status")
-          if l.startswith(("VmRSS", "VmHWM"))}
-print(json.dumps({"first_identify_s": first, "rss_mb": status["VmRSS"],
-                  "peak_rss_mb": status["VmHWM"]}))
 """
 
 
 def _run(script: str, *args: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", script, repr(time.time()), *args],
+        [sys.executable, "-c", script + IDENTIFY_AND_REPORT, repr(time.time()), *args],
         capture_output=True,
         text=True,
         check=True,
