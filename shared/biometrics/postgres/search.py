@@ -57,7 +57,7 @@ _MAX_DIMENSION = 2000  # pgvector's limit for an HNSW index on vector
 _HNSW_OPTIONS = "m = 16, ef_construction = 64"  # pgvector's defaults, written out
 # hnsw.ef_search of the template-cohort queries: a template's statistics are the mean and
 # spread of its 20 nearest other persons, which a near-miss among them hardly moves (median
-# confidence 7e-7 from exact at 100k faces, 3e-7 at ef_search 200), for a third of the time
+# confidence 7e-7 from exact at 100k faces, 3e-7 at ef_search 200), for a quarter of the time
 _TEMPLATE_EF_SEARCH = 40
 
 
