@@ -265,3 +265,47 @@ def test_the_index_is_created_once_per_model_and_names_are_quoted(connection):
     for model, dimension in (("", 128), (MODEL, 0), (MODEL, 5000), ("a\nb", 128)):
         with pytest.raises(ValueError):
             ensure_index(connection, model, dimension)
+
+
+def test_an_index_scan_that_stops_short_is_answered_exactly(
+    database, galleries, cache, connection, monkeypatch
+):
+    """When the filtered index scan gives fewer rows than asked (hnsw.max_scan_tuples) and
+    too few persons, the probe and template queries fall back to the exact ones."""
+    ensure_index(connection, MODEL, DIM)
+    rng = np.random.default_rng(19)
+    matrix, ids = synthetic(rng, 80, "clustered")
+    key = galleries.create("acme", MODEL)
+    galleries.fill("acme", key, MODEL, matrix, ids)
+    memory = Cohort(matrix, ids, CAL)
+    pg = pg_cohort(database, galleries, key, "acme", cache, exact=False)
+    best_per_person, cohort_hnsw = PgCohort._best_per_person, PgCohort._cohort_distances_hnsw
+    exact_calls: list[str] = []
+
+    def stopped_probe(self, connection, near, params):
+        (persons, faces, distances), _ = best_per_person(self, connection, near, params)
+        return (persons[:2], faces[:2], distances[:2]), params["rows"] - 1
+
+    exact_probe = PgCohort._nearest_persons_exact
+
+    def counted_exact_probe(self, connection, query, wanted):
+        exact_calls.append("probe")
+        return exact_probe(self, connection, query, wanted)
+
+    def stopped_templates(self, connection, pairs, rows, dimension):
+        found = cohort_hnsw(self, connection, pairs, rows, dimension)
+        return {i: (values[:1], rows - 1) for i, (values, _) in found.items()}
+
+    exact_templates = PgCohort._cohort_distances_exact
+
+    def counted_exact(self, connection, pairs):
+        exact_calls.append("templates")
+        return exact_templates(self, connection, pairs)
+
+    monkeypatch.setattr(PgCohort, "_best_per_person", stopped_probe)
+    monkeypatch.setattr(PgCohort, "_cohort_distances_hnsw", stopped_templates)
+    monkeypatch.setattr(PgCohort, "_cohort_distances_exact", counted_exact)
+    monkeypatch.setattr(PgCohort, "_nearest_persons_exact", counted_exact_probe)
+    for probe in probes(rng, matrix, 3):
+        assert_same_matches(memory.search(probe, 0.0, 10), pg.search(probe, 0.0, 10))
+    assert "probe" in exact_calls and "templates" in exact_calls
