@@ -373,6 +373,16 @@ def render(r: dict[str, Any]) -> str:
             f"Pipeline / in-process at the same parallelism: {p['ratio_vs_same_parallelism']:.2f}.",
             "",
         ]
+        if pipe.get("storage_per_upload"):
+            from bench.bench_pipeline import storage_table
+
+            lines += [
+                "Storage requests of the dev host per upload (its app, queue trigger and Event "
+                "Grid emulation; the emulation's listings do not exist in Azure):",
+                "",
+                *storage_table(pipe),
+                "",
+            ]
     if "policy" in r:
         gate, analysis = r["policy"]["gate"], r["policy"]["analysis"]
         lines += [
