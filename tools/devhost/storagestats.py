@@ -43,14 +43,14 @@ def kind_of(url: str, account: str | None = None) -> str:
         rest = rest[len(account) + 1 :]
     elif account and rest == account:
         rest = ""
+    if "comp=list" in query:
+        return "list containers" if not rest else "list blobs"
     for pattern, label in _KINDS:
         if pattern.search(rest):
             return label
     queue = re.match(r"^([a-z0-9-]+)/messages", rest)
     if queue:
         return f"queue {queue.group(1)}"
-    if "comp=list" in query:
-        return "list containers" if not rest else "list blobs"
     table = re.match(r"^([A-Za-z][A-Za-z0-9]*)(\(|$)", rest)
     if table and "restype" not in query:
         return f"table {table.group(1)}"
