@@ -10,16 +10,19 @@ and emotion. Throughput = uploads / (first upload started -> the last result's
 ``processedAt``; results are listed once a second, so the bench's own polling barely
 loads the emulator it measures). The same images are then analysed in this process with
 the same options, one at a time and two at a time, so the pipeline's overhead (events,
-queue polling, policy, storage round trips) shows as a ratio. The dev host counts its
-storage requests (tools/devhost/storagestats.py): the report gives the round trips and
-bytes of one upload by kind. Prints a table and writes reports/bench/pipeline.json.
+queue polling, policy, storage round trips) shows as a ratio. The queues are polled as
+host.json says (2 s at most when idle, as in Azure), not at the tests' faster pace. The
+dev host counts its storage requests (tools/devhost/storagestats.py): the report gives the
+round trips and bytes of one upload by kind. Prints a table and writes reports/bench/pipeline.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -70,14 +73,26 @@ def _result_names(customer: str, prefix: str) -> set[str]:
 POLL_S = 1.0  # how often the bench lists the results (it does not time the pipeline)
 
 
-def through_pipeline(data: list[bytes], workdir: Path) -> dict[str, Any]:
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` onto ``cpus`` (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def through_pipeline(data: list[bytes], workdir: Path, cpu: int | None = None) -> dict[str, Any]:
     emulator = Azurite.on_free_ports().start()
+    if cpu is not None:  # storage is another machine in Azure: keep it off the instance's core
+        assert emulator.process is not None
+        pin(emulator.process.pid, set(os.sched_getaffinity(0)) - {cpu})
     stats_file = workdir / "storage-stats.json"
     env = app_env(emulator.connection_string, DEVHOST_STORAGE_STATS=str(stats_file))
-    host = AppHost(workdir / "host", env)
+    # the queues are polled as host.json says (as in Azure), not at the tests' faster pace
+    polling = str(_seconds(_queues()["maxPollingInterval"]))
+    host = AppHost(workdir / "host", env, extra_args=("--queue-poll-interval", polling))
     try:
         with storage_of_this_process(emulator.connection_string):
-            results, elapsed, uploaded, requests = _run_batch(data, host, stats_file)
+            results, elapsed, uploaded, requests = _run_batch(data, host, stats_file, cpu)
     finally:
         host.stop()
         emulator.stop()
@@ -97,6 +112,15 @@ def through_pipeline(data: list[bytes], workdir: Path) -> dict[str, Any]:
             for key, row in requests.items()
         },
     }
+
+
+def _queues() -> dict[str, Any]:
+    return json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+
+
+def _seconds(timespan: str) -> float:
+    hours, minutes, seconds = timespan.split(":")
+    return 3600 * int(hours) + 60 * int(minutes) + float(seconds)
 
 
 def _stats(path: Path) -> dict[str, dict[str, int]]:
@@ -122,7 +146,7 @@ def _processed_at(result: dict[str, Any]) -> float:
 
 
 def _run_batch(
-    data: list[bytes], host: AppHost, stats_file: Path
+    data: list[bytes], host: AppHost, stats_file: Path, cpu: int | None
 ) -> tuple[list[dict], float, float, dict[str, dict[str, int]]]:
     """Upload ``data`` for a fresh customer and wait for every result: (results, s, upload
     s, the host's storage requests in between)."""
@@ -132,6 +156,9 @@ def _run_batch(
         purposes=("benchmark",),
     )["customerId"]
     host.start()
+    if cpu is not None:
+        assert host.process is not None
+        pin(host.process.pid, {cpu})
     uploads = clients.blob_service().get_container_client(access.uploads_container(customer))
 
     def put(name: str, body: bytes) -> None:
@@ -164,7 +191,17 @@ def _run_batch(
     return results, elapsed, uploaded, _difference(_stats(stats_file), before)
 
 
-def in_process(data: list[bytes], workers: int) -> dict[str, Any]:
+def in_process(data: list[bytes], workers: int, cpu: int | None = None) -> dict[str, Any]:
+    mask = os.sched_getaffinity(0)
+    if cpu is not None:  # this thread, and so the pool's threads it starts
+        os.sched_setaffinity(0, {cpu})
+    try:
+        return _in_process(data, workers)
+    finally:
+        os.sched_setaffinity(0, mask)
+
+
+def _in_process(data: list[bytes], workers: int) -> dict[str, Any]:
     analyzer = Analyzer(Catalog(threads=1))
     analyzer.analyze(data[0], ATTRIBUTES)  # load the models first, as the warm-up above
 
@@ -185,19 +222,25 @@ def in_process(data: list[bytes], workers: int) -> dict[str, Any]:
     }
 
 
-def run(uploads: int) -> dict[str, Any]:
+def run(uploads: int, instance_cpu: int | None = None) -> dict[str, Any]:
+    """Pipeline and in-process throughput. ``instance_cpu`` models an Azure instance of one
+    core (2048 MB): the dev host and the in-process analyses run on that CPU only, Azurite
+    and the bench on the others, and the ratio is against in-process analysis on that core
+    (what the instance could do with no storage in the way)."""
     data = images(uploads)
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
-        pipeline = through_pipeline(data, Path(tmp))
-    raw = {n: in_process(data, n) for n in (1, 2)}
-    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+        pipeline = through_pipeline(data, Path(tmp), instance_cpu)
+    raw = {n: in_process(data, n, instance_cpu) for n in (1, 2)}
+    queues = _queues()
     parallel = int(queues["batchSize"]) + int(queues["newBatchThreshold"])  # at most at once
+    cores = 1 if instance_cpu is not None else len(os.sched_getaffinity(0))
     return {
         "pipeline": pipeline,
         "in_process": raw,
         "max_degree_of_parallelism": parallel,
+        "instance_cpu": instance_cpu,
         "ratio_vs_same_parallelism": pipeline["images_per_s"]
-        / raw[min(parallel, 2)]["images_per_s"],
+        / raw[min(parallel, cores, 2)]["images_per_s"],
         "mean_image_bytes": float(np.mean([len(d) for d in data])),
     }
 
@@ -227,8 +270,11 @@ def storage_table(pipeline: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=100)
+    parser.add_argument(
+        "--instance-cpu", type=int, default=None, help="run the host on this CPU only (1 core)"
+    )
     args = parser.parse_args(argv)
-    result = run(args.uploads)
+    result = run(args.uploads, args.instance_cpu)
     p, raw = result["pipeline"], result["in_process"]
     print(
         f"blob pipeline: {p['uploads']} uploads in {p['elapsed_s']:.1f} s = "
@@ -237,10 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for n, r in raw.items():
         print(f"in-process, {n} at a time: {r['images_per_s']:.2f} images/s")
-    print(
-        f"pipeline / in-process at the host's parallelism "
-        f"({result['max_degree_of_parallelism']}): {result['ratio_vs_same_parallelism']:.2f}"
+    where = (
+        f"the host on CPU {args.instance_cpu} only, against in-process on that core"
+        if args.instance_cpu is not None
+        else f"at the host's parallelism ({result['max_degree_of_parallelism']})"
     )
+    print(f"pipeline / in-process, {where}: {result['ratio_vs_same_parallelism']:.2f}")
     print("\n".join(storage_table(p)))
     out = ROOT / "reports" / "bench"
     out.mkdir(parents=True, exist_ok=True)
