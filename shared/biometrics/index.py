@@ -22,7 +22,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from shared.biometrics import store
+from shared.biometrics import table_store as store
+from shared.biometrics.records import Gallery
 from shared.matching import Cohort, Match, calibration_for
 
 # Rows written up to this long before the newest row seen are fetched again on an
@@ -61,7 +62,7 @@ class GalleryIndex:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def refresh(self, gallery: store.Gallery) -> None:
+    def refresh(self, gallery: Gallery) -> None:
         """Bring the index up to the gallery's current version, epoch and generation."""
         with self._lock:
             if (gallery.generation, gallery.epoch) != self._epoch:
@@ -137,7 +138,7 @@ class IndexCache:
         self._per_customer = per_customer
         self._idle = idle_seconds
 
-    def fresh(self, gallery: store.Gallery) -> GalleryIndex:
+    def fresh(self, gallery: Gallery) -> GalleryIndex:
         customer = gallery.customer_id
         now = time.monotonic()
         with self._lock:

@@ -1,527 +1,269 @@
-"""Galleries, persons and enrolled faces in Azure Tables, isolated per customer, erasable for good.
+"""Galleries, persons and enrolled faces, in the store the customer's registry record names.
 
-Layout (every key starts with the owning customer, so one customer's ids can
-never reach another's rows):
+Callers use these functions and never a store directly. Each call goes to the customer's
+backend: ``table`` (``table_store``: Azure Tables, searched in memory) or ``postgres``
+(``postgres.store``: PostgreSQL with pgvector, searched in the database). The record's
+``gallery_store`` names it; "" (and a customer not in the registry) means the
+FACEGATE_GALLERY_STORE setting. The lookup is the registry's cached one.
 
-- ``galleries``: PartitionKey = customerId, RowKey = galleryId. Carries the
-  gallery's ``generation`` (new at every creation), ``state`` (``active`` or
-  ``erasing``), ``version`` (a new token after every enrolment) and ``epoch``
-  (a new token after every erasure); the identify index refreshes from them.
-- ``faces``: one partition per gallery generation,
-  PartitionKey = ``{customerId}:{galleryId}:{generation}``, holding
-  a head row (RowKey ``~gallery``), one row per person (RowKey = personId, with
-  ``faceCount`` and ``state``) and one per face (RowKey = ``{personId}:{faceId}``,
-  the template bytes and model id).
-
-Why erasure is final under any concurrency (all writes that could race one are
-conditional, and every erasure first closes the door, then empties the room):
-
-- A person is created in one transaction with a MERGE of the head row, which
-  fails when the head is gone. A gallery erasure deletes the head first, so no
-  person can appear in the partition after it lists them.
-- A face is added in one transaction with an ETag-conditional update of its
-  person's row (``faceCount`` + 1, so the 248-face limit holds under any number
-  of concurrent enrolments). A person erasure first marks the person row
-  ``erasing`` (changing its ETag), so no face can be added after it lists them.
-- A re-created gallery gets a new generation, hence a new, empty partition.
-- Every erasure leaves its mark (the ``erasing`` state, the face's ``erased``
-  flag) until its last step, so a crash or fault mid-way is finished by
-  repeating the call; the gallery's ``epoch`` is renewed after the templates
-  are gone and before the call answers, so every instance's identify index
-  drops them before its next search.
-- Enrolments never contend on the gallery row: its ``version`` and ``epoch``
-  are set by unconditional MERGEs of fresh tokens, so there is no "gallery is
-  busy" after an image was analysed.
+While a customer's galleries move between stores (``gallery_store_moving``), writes other
+than erasure are refused with 409 ``GalleryStoreMoving`` (and Retry-After), reads go to the
+store the record names, and every erasure is applied to both stores, so nothing erased
+survives in the copy. An unknown store name is a misconfiguration: 503, nothing analysed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared.biometrics import templates
-from shared.errors import BadArgument, Conflict, NotFound, ServiceUnavailable
-from shared.identifiers import new_id
-from shared.storage import clients, names, rows
-from shared.storage.faults import storage_unavailable_as_503
+from shared import settings
+from shared.biometrics import transfer
+from shared.biometrics.records import (
+    ACTIVE,
+    ERASING,
+    MAX_FACE_USER_DATA,
+    MAX_FACES_PER_PERSON,
+    MAX_NAME,
+    MAX_PAGE,
+    MAX_USER_DATA,
+    POSTGRES,
+    STORES,
+    TABLE,
+    EnrolledFace,
+    Gallery,
+    Person,
+    check_text,
+)
+from shared.biometrics.table_store import (
+    FACE,
+    HEAD,
+    PERSON,
+    TABLE_STORE,
+    FaceChanges,
+    face_entity,
+    templates_since,
+)
+from shared.errors import GalleryStoreMoving, NotFound, ServiceUnavailable
+from shared.matching import Searchable
 
-MAX_NAME = 128
-MAX_USER_DATA = 16 * 1024
-MAX_FACE_USER_DATA = 1024
-MAX_FACES_PER_PERSON = 248  # as Azure Face
-MAX_PAGE = 1000  # as Azure Face's `top`
-HEAD = "~gallery"  # sorts after every personId (hex UUIDs)
-ACTIVE, ERASING = "active", "erasing"
-PERSON, FACE = "person", "face"
-# How long an enrolment or face erasure keeps retrying a lost race on one person's row
-# before it gives up with 503 (each try is one point read and one transaction).
-_CONTENTION_SECONDS = 30.0
-_KEYS = ["PartitionKey", "RowKey"]
+__all__ = [
+    "ACTIVE",
+    "ERASING",
+    "FACE",
+    "HEAD",
+    "MAX_FACES_PER_PERSON",
+    "MAX_FACE_USER_DATA",
+    "MAX_NAME",
+    "MAX_PAGE",
+    "MAX_USER_DATA",
+    "PERSON",
+    "EnrolledFace",
+    "FaceChanges",
+    "Gallery",
+    "GalleryBackend",
+    "Person",
+    "check_text",
+    "face_entity",
+    "templates_since",
+]
+
+MOVING_RETRY_SECONDS = 60
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Gallery:
-    customer_id: str
-    gallery_id: str
+class GalleryBackend(Protocol):
+    """What each store implements (``table_store.TableStore``, ``postgres.store``)."""
+
     name: str
-    user_data: str
-    recognition_model: str
-    created: str
-    version: str
-    epoch: str
-    generation: str  # new for every gallery created, so a re-created id starts empty
-    state: str = ACTIVE
 
-    @property
-    def partition(self) -> str:
-        return _partition(self.customer_id, self.gallery_id, self.generation)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "galleryId": self.gallery_id,
-            "name": self.name,
-            "userData": self.user_data,
-            "recognitionModel": self.recognition_model,
-            "createdDateTime": self.created,
-        }
-
-
-@dataclass(frozen=True)
-class Person:
-    person_id: str
-    name: str
-    user_data: str
-    persisted_face_ids: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "personId": self.person_id,
-            "name": self.name,
-            "userData": self.user_data,
-            "persistedFaceIds": list(self.persisted_face_ids),
-        }
+    def create_gallery(self, customer_id: str, gallery_id: str, name: str, user_data: str,
+                       recognition_model: str) -> Gallery: ...  # fmt: skip
+    def get_gallery(self, customer_id: str, gallery_id: str) -> Gallery: ...
+    def list_galleries(self, customer_id: str, start: str, top: int) -> list[Gallery]: ...
+    def all_galleries(self, customer_id: str) -> list[Gallery]: ...
+    def delete_gallery(self, customer_id: str, gallery_id: str) -> None: ...
+    def mark_changed(self, gallery: Gallery) -> None: ...
+    def create_person(self, customer_id: str, gallery_id: str, name: str,
+                      user_data: str) -> Person: ...  # fmt: skip
+    def get_person(self, customer_id: str, gallery_id: str, person_id: str) -> Person: ...
+    def list_persons(self, customer_id: str, gallery_id: str, start: str,
+                     top: int) -> list[Person]: ...  # fmt: skip
+    def delete_person(self, customer_id: str, gallery_id: str, person_id: str) -> int: ...
+    def add_face(self, customer_id: str, gallery_id: str, person_id: str, template: np.ndarray,
+                 model: str, user_data: str, quality: str) -> str: ...  # fmt: skip
+    def delete_face(self, customer_id: str, gallery_id: str, person_id: str,
+                    face_id: str) -> None: ...  # fmt: skip
+    def stored_rows(self, customer_id: str, gallery_id: str = "") -> list[dict[str, Any]]: ...
+    def erase_orphans(self, customer_id: str) -> int: ...
+    def update_gallery(self, customer_id: str, gallery_id: str,
+                       fields: dict[str, str]) -> None: ...  # fmt: skip
+    def update_person(self, customer_id: str, gallery_id: str, person_id: str,
+                      fields: dict[str, str]) -> None: ...  # fmt: skip
+    def get_face(self, customer_id: str, gallery_id: str, person_id: str,
+                 face_id: str) -> dict[str, str]: ...  # fmt: skip
+    def update_face(self, customer_id: str, gallery_id: str, person_id: str, face_id: str,
+                    fields: dict[str, str]) -> None: ...  # fmt: skip
+    def export_gallery(self, customer_id: str, gallery_id: str) -> transfer.GalleryExport: ...
+    def import_gallery(self, customer_id: str, export: transfer.GalleryExport) -> None: ...
+    def cohort(self, gallery: Gallery) -> Searchable: ...
+    def forget(self, customer_id: str, gallery_id: str | None = None) -> None: ...
 
 
-@dataclass(frozen=True)
-class EnrolledFace:
-    person_id: str
-    persisted_face_id: str
-    template: np.ndarray
-    model: str
+# --- which store ------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def backend(name: str) -> GalleryBackend:
+    """The store of this name (``table`` or ``postgres``); 503 for any other name."""
+    if name == TABLE:
+        return TABLE_STORE
+    if name == POSTGRES:
+        from shared.biometrics.postgres.store import POSTGRES_STORE
 
-
-def _table(name: str) -> TableClient:
-    return clients.table_service().get_table_client(name)
-
-
-def _partition(customer_id: str, gallery_id: str, generation: str) -> str:
-    return f"{customer_id}:{gallery_id}:{generation}"
-
-
-def stored_rows(customer_id: str, gallery_id: str = "") -> list[dict[str, Any]]:
-    """Keys and kind of every row in the customer's face partitions (of every generation of
-    one gallery, when given), whatever state they are in: for erasure and its checks."""
-    prefix = f"{customer_id}:{gallery_id}:" if gallery_id else f"{customer_id}:"
-    with storage_unavailable_as_503():
-        found = _table(names.FACES).query_entities(
-            "PartitionKey ge @low and PartitionKey lt @high",
-            parameters={"low": prefix, "high": prefix[:-1] + ";"},  # ';' sorts after ':'
-            select=["PartitionKey", "RowKey", "kind"],
-        )
-        return list(found)
-
-
-def check_text(value: object, field: str, limit: int, *, required: bool = False) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise BadArgument(
-            f"{field} must be a non-empty string." if required else f"{field} must be a string."
-        )
-    if len(value) > limit:
-        raise BadArgument(f"{field} must be at most {limit} characters.")
-    return value
-
-
-def _gallery_from(entity: dict[str, Any]) -> Gallery:
-    return Gallery(
-        customer_id=entity["PartitionKey"],
-        gallery_id=entity["RowKey"],
-        name=entity.get("name", ""),
-        user_data=entity.get("userData", ""),
-        recognition_model=entity.get("recognitionModel", ""),
-        created=entity.get("createdDateTime", ""),
-        version=str(entity.get("version", "")),
-        epoch=str(entity.get("epoch", "")),
-        generation=entity.get("generation", ""),
-        state=entity.get("state", ACTIVE),
+        return POSTGRES_STORE
+    raise ServiceUnavailable(
+        f"The gallery store {name!r} is not one of {', '.join(STORES)} "
+        "(FACEGATE_GALLERY_STORE or the customer's record is misconfigured); nothing was analysed."
     )
 
 
-# --- galleries ----------------------------------------------------------------------------
+def default_store() -> str:
+    return settings.get("FACEGATE_GALLERY_STORE").strip().lower()
+
+
+def placement(customer_id: str) -> tuple[str, bool]:
+    """(the customer's store name, whether its galleries are moving), from the cached
+    registry; a customer not in the registry has the default store."""
+    from shared.policy import registry
+
+    try:
+        customer = registry.get_customer(customer_id)
+    except NotFound:
+        return default_store(), False
+    return customer.gallery_store or default_store(), customer.gallery_store_moving
+
+
+def backend_of(customer_id: str) -> GalleryBackend:
+    """The store holding the customer's galleries (reads and writes go here)."""
+    return backend(placement(customer_id)[0])
+
+
+def require_writable(customer_id: str) -> GalleryBackend:
+    """The customer's store, for a write that is not an erasure; 409 while moving."""
+    name, moving = placement(customer_id)
+    if moving:
+        raise GalleryStoreMoving(
+            "This customer's galleries are being moved to another store; only erasures are "
+            f"accepted meanwhile. Try again in {MOVING_RETRY_SECONDS} seconds.",
+            retry_after=MOVING_RETRY_SECONDS,
+        )
+    return backend(name)
+
+
+def _erasing_backends(customer_id: str) -> list[GalleryBackend]:
+    """Where an erasure goes: the customer's store, and while moving the other one too."""
+    name, moving = placement(customer_id)
+    primary = backend(name)
+    if not moving:
+        return [primary]
+    return [primary, *(backend(other) for other in STORES if other != primary.name)]
+
+
+def _erase_everywhere(customer_id: str, erase: Callable[[GalleryBackend], T]) -> T:
+    """Apply an erasure to every store it must reach; NotFound only if none had it."""
+    results: list[T] = []
+    missing: NotFound | None = None
+    for store in _erasing_backends(customer_id):
+        try:
+            results.append(erase(store))
+        except NotFound as error:
+            missing = missing or error
+    if not results:
+        assert missing is not None
+        raise missing
+    return results[0] if len(results) == 1 else _sum(results)
+
+
+def _sum(results: list[Any]) -> Any:
+    return sum(results) if all(isinstance(r, int) for r in results) else results[0]
+
+
+# --- galleries --------------------------------------------------------------------------------
 
 
 def create_gallery(
     customer_id: str, gallery_id: str, name: str, user_data: str, recognition_model: str
 ) -> Gallery:
-    """Create a gallery; Conflict if the customer has one with this id (or one being erased)."""
-    generation = new_id()
-    entity = {
-        "PartitionKey": customer_id,
-        "RowKey": gallery_id,
-        "name": name,
-        "userData": user_data,
-        "recognitionModel": recognition_model,
-        "createdDateTime": _now(),
-        "version": new_id(),
-        "epoch": new_id(),
-        "generation": generation,
-        "state": ACTIVE,
-    }
-    partition = _partition(customer_id, gallery_id, generation)
-    with storage_unavailable_as_503():
-        faces = _table(names.FACES)
-        faces.create_entity({"PartitionKey": partition, "RowKey": HEAD, "kind": "gallery"})
-        try:
-            _table(names.GALLERIES).create_entity(entity)
-        except ResourceExistsError:
-            faces.delete_entity(partition, HEAD)
-            raise Conflict(
-                f"Gallery '{gallery_id}' already exists (or is being erased: repeat its DELETE)."
-            ) from None
-    return _gallery_from(entity)
-
-
-def _gallery_row(customer_id: str, gallery_id: str) -> dict[str, Any]:
-    try:
-        return _table(names.GALLERIES).get_entity(customer_id, gallery_id)
-    except ResourceNotFoundError:
-        raise NotFound(f"Gallery '{gallery_id}' is not found.") from None
+    """Create a gallery; Conflict if the customer has one with this id."""
+    store = require_writable(customer_id)
+    return store.create_gallery(customer_id, gallery_id, name, user_data, recognition_model)
 
 
 def get_gallery(customer_id: str, gallery_id: str) -> Gallery:
     """The customer's gallery; NotFound when it does not exist or is being erased."""
-    with storage_unavailable_as_503():
-        gallery = _gallery_from(_gallery_row(customer_id, gallery_id))
-    if gallery.state != ACTIVE:
-        raise NotFound(f"Gallery '{gallery_id}' is not found.")
-    return gallery
+    return backend_of(customer_id).get_gallery(customer_id, gallery_id)
 
 
 def list_galleries(customer_id: str, start: str = "", top: int = MAX_PAGE) -> list[Gallery]:
     """Galleries whose id sorts after ``start``, in id order, at most ``top`` (as Azure Face)."""
-    galleries: list[Gallery] = []
-    with storage_unavailable_as_503():
-        found = _table(names.GALLERIES).query_entities(
-            "PartitionKey eq @pk and RowKey gt @start",
-            parameters={"pk": customer_id, "start": start},
-            results_per_page=min(top, MAX_PAGE),
-        )
-        for row in found:
-            gallery = _gallery_from(row)
-            if gallery.state == ACTIVE:
-                galleries.append(gallery)
-                if len(galleries) >= top:
-                    break
-    return galleries
+    return backend_of(customer_id).list_galleries(customer_id, start, top)
 
 
 def all_galleries(customer_id: str) -> list[Gallery]:
-    """Every gallery of the customer, those being erased included (for operator erasure)."""
-    with storage_unavailable_as_503():
-        found = _table(names.GALLERIES).query_entities(
-            "PartitionKey eq @pk", parameters={"pk": customer_id}
-        )
-        return [_gallery_from(row) for row in found]
-
-
-def _renew(customer_id: str, gallery_id: str, field: str) -> None:
-    """Give the gallery a fresh ``version`` or ``epoch`` token: an unconditional MERGE, so
-    concurrent enrolments and erasures never contend on it. NotFound if the row is gone."""
-    try:
-        _table(names.GALLERIES).update_entity(
-            {"PartitionKey": customer_id, "RowKey": gallery_id, field: new_id()},
-            mode=UpdateMode.MERGE,
-        )
-    except ResourceNotFoundError:
-        raise NotFound(f"Gallery '{gallery_id}' is not found.") from None
-
-
-def mark_changed(gallery: Gallery) -> None:
-    """Tell every instance's identify index that faces were added (benchmarks fill in bulk)."""
-    with storage_unavailable_as_503():
-        _renew(gallery.customer_id, gallery.gallery_id, "version")
+    """Every gallery of the customer in its store (and, while moving, in the other), those
+    being erased included: for operator erasure."""
+    found: list[Gallery] = []
+    for store in _erasing_backends(customer_id):
+        found += store.all_galleries(customer_id)
+    return found
 
 
 def delete_gallery(customer_id: str, gallery_id: str) -> None:
-    """Erase a gallery with every person and template in it; repeat it to finish a broken one.
-
-    NotFound only when no such gallery exists (not even one being erased).
-    """
-    with storage_unavailable_as_503():
-        galleries = _table(names.GALLERIES)
-        for attempt in range(1000):  # mark first: from now on it reads as gone, and a crash
-            row = _gallery_row(customer_id, gallery_id)  # leaves the mark to resume from
-            if row.get("state") == ERASING:
-                break
-            try:
-                galleries.update_entity(
-                    {"PartitionKey": customer_id, "RowKey": gallery_id, "state": ERASING},
-                    mode=UpdateMode.MERGE,
-                    etag=row.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-                break
-            except ResourceModifiedError:  # an enrolment renewed the version: read again
-                rows.pause(attempt)
-            except ResourceNotFoundError:
-                raise NotFound(f"Gallery '{gallery_id}' is not found.") from None
-        else:
-            raise ServiceUnavailable("The gallery is changing too fast; repeat the DELETE.")
-        generation = row.get("generation", "")
-        _erase_partition(_partition(customer_id, gallery_id, generation))
-        _delete_gallery_row(customer_id, gallery_id, generation)
+    """Erase a gallery with every person and template in it; repeat it to finish a broken one."""
+    _erase_everywhere(customer_id, lambda store: store.delete_gallery(customer_id, gallery_id))
+    forget(customer_id, gallery_id)
 
 
-def _erase_partition(partition: str) -> int:
-    """Empty one gallery generation's partition for good; returns how many rows went."""
-    faces = _table(names.FACES)
-    faces.delete_entity(partition, HEAD)  # no person can be created any more
-    persons = faces.query_entities(
-        "PartitionKey eq @pk and kind eq @person",
-        parameters={"pk": partition, "person": PERSON},
-        select=["RowKey", "state"],
-    )
-    active = [p["RowKey"] for p in persons if p.get("state") != ERASING]
-    rows.mark_rows(faces, partition, active, {"state": ERASING})  # no face can be added now
-    every_row = faces.query_entities(
-        "PartitionKey eq @pk", parameters={"pk": partition}, select=_KEYS
-    )
-    return rows.delete_rows(faces, ((r["PartitionKey"], r["RowKey"]) for r in every_row))
+def mark_changed(gallery: Gallery) -> None:
+    """Tell every instance that faces were written in bulk (benchmarks, tools)."""
+    backend(gallery.store).mark_changed(gallery)
 
 
-def _delete_gallery_row(customer_id: str, gallery_id: str, generation: str) -> None:
-    """Delete the gallery row if it still is this generation's (a new one may exist by now)."""
-    galleries = _table(names.GALLERIES)
-    for attempt in range(1000):
-        try:
-            row = galleries.get_entity(customer_id, gallery_id)
-        except ResourceNotFoundError:
-            return
-        if row.get("generation", "") != generation:
-            return
-        try:
-            galleries.delete_entity(
-                customer_id,
-                gallery_id,
-                etag=row.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
-            return
-        except ResourceModifiedError:  # a late enrolment renewed the version: look again
-            rows.pause(attempt)
-    raise ServiceUnavailable("The gallery is still changing; repeat the DELETE to finish.")
+def forget(customer_id: str, gallery_id: str | None = None) -> None:
+    """Drop this process's in-memory index of a gallery (or of every gallery of the
+    customer). PostgreSQL keeps nothing between searches that a delete must drop."""
+    TABLE_STORE.forget(customer_id, gallery_id)
 
 
-# --- persons ------------------------------------------------------------------------------
-
-
-def _face_range(partition: str, person_id: str) -> tuple[str, dict[str, Any]]:
-    return (
-        "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-        {"pk": partition, "lo": f"{person_id}:", "hi": f"{person_id};"},
-    )
-
-
-def _live_face_ids(partition: str, person_id: str) -> list[str]:
-    query, parameters = _face_range(partition, person_id)
-    found = _table(names.FACES).query_entities(
-        query, parameters=parameters, select=["RowKey", "erased"]
-    )
-    return [row["RowKey"].split(":", 1)[1] for row in found if not row.get("erased")]
-
-
-def _person_row(partition: str, person_id: str) -> dict[str, Any]:
-    """The person's row; NotFound if it does not exist or is being erased."""
-    try:
-        row = _table(names.FACES).get_entity(partition, person_id)
-    except ResourceNotFoundError:
-        raise NotFound(f"Person '{person_id}' is not found.") from None
-    if row.get("kind") != PERSON or row.get("state", ACTIVE) != ACTIVE:
-        raise NotFound(f"Person '{person_id}' is not found.")
-    return row
+# --- persons ----------------------------------------------------------------------------------
 
 
 def create_person(customer_id: str, gallery_id: str, name: str, user_data: str) -> Person:
-    """Add a person; NotFound if the gallery is gone or being erased, even mid-way."""
-    gallery = get_gallery(customer_id, gallery_id)
-    person_id = new_id()
-    with storage_unavailable_as_503():
-        try:
-            _table(names.FACES).submit_transaction(
-                [
-                    # fails when the head row is gone: the gallery is being erased
-                    ("update", {"PartitionKey": gallery.partition, "RowKey": HEAD}),
-                    (
-                        "create",
-                        {
-                            "PartitionKey": gallery.partition,
-                            "RowKey": person_id,
-                            "kind": PERSON,
-                            "state": ACTIVE,
-                            "faceCount": 0,
-                            "name": name,
-                            "userData": user_data,
-                            "createdDateTime": _now(),
-                        },
-                    ),
-                ]
-            )
-        except TableTransactionError as error:
-            if error.status_code == rows.STATUS_NOT_FOUND:
-                raise NotFound(f"Gallery '{gallery_id}' is not found.") from None
-            raise
-    return Person(person_id, name, user_data, ())
+    """Add a person; NotFound if the gallery is gone or being erased."""
+    return require_writable(customer_id).create_person(customer_id, gallery_id, name, user_data)
 
 
 def get_person(customer_id: str, gallery_id: str, person_id: str) -> Person:
-    gallery = get_gallery(customer_id, gallery_id)
-    with storage_unavailable_as_503():
-        row = _person_row(gallery.partition, person_id)
-        face_ids = _live_face_ids(gallery.partition, person_id)
-    return Person(person_id, row.get("name", ""), row.get("userData", ""), tuple(face_ids))
+    return backend_of(customer_id).get_person(customer_id, gallery_id, person_id)
 
 
 def list_persons(
     customer_id: str, gallery_id: str, start: str = "", top: int = MAX_PAGE
 ) -> list[Person]:
-    """Persons whose id sorts after ``start``, in id order, at most ``top``, with their faces.
-
-    Person rows and their face rows sort together (``p`` < ``p:f``), so one range
-    query reads a page.
-    """
-    gallery = get_gallery(customer_id, gallery_id)
-    persons: list[Person] = []
-    current: dict[str, Any] | None = None
-    faces: list[str] = []
-
-    def close() -> None:
-        if current is not None:
-            persons.append(
-                Person(
-                    current["RowKey"],
-                    current.get("name", ""),
-                    current.get("userData", ""),
-                    tuple(faces),
-                )
-            )
-
-    with storage_unavailable_as_503():
-        found = _table(names.FACES).query_entities(
-            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @head",
-            parameters={"pk": gallery.partition, "start": start, "head": HEAD},
-            select=["RowKey", "kind", "state", "erased", "name", "userData"],
-        )
-        for row in found:
-            if row.get("kind") == PERSON:
-                close()
-                current, faces = None, []
-                if row.get("state", ACTIVE) != ACTIVE:
-                    continue
-                if len(persons) >= top:
-                    break
-                current = row
-            elif row.get("kind") == FACE and current is not None and not row.get("erased"):
-                person_id, face_id = row["RowKey"].split(":", 1)
-                if person_id == current["RowKey"]:
-                    faces.append(face_id)
-        else:
-            close()
-    return persons[:top]
-
-
-def _mark_erasing(faces: TableClient, partition: str, person_id: str) -> bool:
-    """Mark a person ``erasing`` (its ETag changes, so no enrolment in flight can commit).
-    False when the person row is already gone."""
-    try:
-        faces.update_entity(
-            {"PartitionKey": partition, "RowKey": person_id, "state": ERASING},
-            mode=UpdateMode.MERGE,
-        )
-        return True
-    except ResourceNotFoundError:
-        return False
+    """Persons whose id sorts after ``start``, in id order, at most ``top``, with their faces."""
+    return backend_of(customer_id).list_persons(customer_id, gallery_id, start, top)
 
 
 def delete_person(customer_id: str, gallery_id: str, person_id: str) -> int:
-    """Erase a person and every template of theirs; returns how many faces were erased.
-
-    Repeating it finishes an erasure that broke off; NotFound once nothing is left.
-    """
-    gallery = get_gallery(customer_id, gallery_id)
-    partition = gallery.partition
-    with storage_unavailable_as_503():
-        faces = _table(names.FACES)
-        try:
-            row = faces.get_entity(partition, person_id, select=["kind", "state"])
-        except ResourceNotFoundError:
-            raise NotFound(f"Person '{person_id}' is not found.") from None
-        if row.get("kind") != PERSON:
-            raise NotFound(f"Person '{person_id}' is not found.")
-        if row.get("state") != ERASING:
-            _mark_erasing(faces, partition, person_id)
-        query, parameters = _face_range(partition, person_id)
-        keys = [
-            (r["PartitionKey"], r["RowKey"])
-            for r in faces.query_entities(query, parameters=parameters, select=_KEYS)
-        ]
-        erased = rows.delete_rows(faces, keys)
-        _renew_epoch_unless_gone(customer_id, gallery_id)
-        faces.delete_entity(partition, person_id)  # last: until here a repeat call resumes
-    return erased
+    """Erase a person and every template of theirs; returns how many faces were erased."""
+    return _erase_everywhere(
+        customer_id, lambda store: store.delete_person(customer_id, gallery_id, person_id)
+    )
 
 
-def _renew_epoch_unless_gone(customer_id: str, gallery_id: str) -> None:
-    """After an erasure: every identify index rebuilds before its next search. A gallery
-    that is gone needs nothing (identify answers 404, a new one has a new generation)."""
-    with contextlib.suppress(NotFound):
-        _renew(customer_id, gallery_id, "epoch")
-
-
-# --- faces --------------------------------------------------------------------------------
-
-
-def face_entity(
-    partition: str, person_id: str, face_id: str, template: np.ndarray, model: str
-) -> dict[str, Any]:
-    """The stored row of one enrolled face (its template bytes and model)."""
-    return {
-        "PartitionKey": partition,
-        "RowKey": f"{person_id}:{face_id}",
-        "kind": FACE,
-        "template": templates.encode(template),
-        "model": model,
-        "createdDateTime": _now(),
-    }
-
-
-def _contended(started: float, attempt: int) -> None:
-    if time.monotonic() - started > _CONTENTION_SECONDS:
-        raise ServiceUnavailable("The person is changed by too many calls at once; try again.")
-    rows.pause(attempt)
+# --- faces ------------------------------------------------------------------------------------
 
 
 def add_face(
@@ -535,143 +277,62 @@ def add_face(
 ) -> str:
     """Store one template for a person; returns its persistedFaceId.
 
-    NotFound when the person or gallery is gone or being erased (also when the
-    erasure started after this call did); BadArgument at the face limit.
+    NotFound when the person or gallery is gone or being erased; BadArgument at the face
+    limit; 409 GalleryStoreMoving while the customer's galleries move.
     """
-    gallery = get_gallery(customer_id, gallery_id)
-    templates.require_same_model(gallery.recognition_model, model)
-    face_id = new_id()
-    face = face_entity(gallery.partition, person_id, face_id, template, model)
-    face.update(userData=user_data, quality=quality)
-    started = time.monotonic()
-    with storage_unavailable_as_503():
-        faces = _table(names.FACES)
-        for attempt in range(10_000):
-            person = _person_row(gallery.partition, person_id)
-            count = int(person.get("faceCount", 0))
-            if count >= MAX_FACES_PER_PERSON:
-                raise BadArgument(f"A person can have at most {MAX_FACES_PER_PERSON} faces.")
-            counted = {
-                "PartitionKey": gallery.partition,
-                "RowKey": person_id,
-                "faceCount": count + 1,
-            }
-            condition = {
-                "mode": UpdateMode.MERGE,
-                "etag": person.metadata["etag"],
-                "match_condition": MatchConditions.IfNotModified,
-            }
-            try:
-                faces.submit_transaction([("update", counted, condition), ("create", face)])
-                break
-            except TableTransactionError as error:
-                if error.status_code == rows.STATUS_NOT_FOUND:
-                    raise NotFound(f"Person '{person_id}' is not found.") from None
-                if error.status_code != rows.STATUS_PRECONDITION_FAILED:
-                    raise
-                _contended(started, attempt)  # another call changed the person: read again
-        try:
-            _renew(customer_id, gallery_id, "version")
-        except Exception:
-            # Unannounced, other instances would not see the face: take it back, let the
-            # caller retry. (A gallery already gone has erased the face itself.)
-            _erase_face(customer_id, gallery_id, gallery.partition, person_id, face_id)
-            raise
-    return face_id
+    store = require_writable(customer_id)
+    return store.add_face(customer_id, gallery_id, person_id, template, model, user_data, quality)
 
 
 def delete_face(customer_id: str, gallery_id: str, person_id: str, face_id: str) -> None:
     """Erase one face; repeating it finishes an erasure that broke off."""
-    gallery = get_gallery(customer_id, gallery_id)
-    with storage_unavailable_as_503():
-        if not _erase_face(customer_id, gallery_id, gallery.partition, person_id, face_id):
-            raise NotFound(f"Face '{face_id}' is not found.")
+    _erase_everywhere(
+        customer_id, lambda store: store.delete_face(customer_id, gallery_id, person_id, face_id)
+    )
 
 
-def _erase_face(
-    customer_id: str, gallery_id: str, partition: str, person_id: str, face_id: str
-) -> bool:
-    """Mark the face ``erased`` (with the person's count, in one transaction), renew the
-    epoch, delete the row. False when there was no such face."""
-    faces = _table(names.FACES)
-    key = f"{person_id}:{face_id}"
-    started = time.monotonic()
-    for attempt in range(10_000):
-        try:
-            face = faces.get_entity(partition, key, select=["kind", "erased"])
-        except ResourceNotFoundError:
-            return False
-        if face.get("kind") != FACE:
-            return False
-        if face.get("erased"):
-            break
-        mark = {"PartitionKey": partition, "RowKey": key, "erased": True}
-        face_unchanged = {
-            "mode": UpdateMode.MERGE,
-            "etag": face.metadata["etag"],
-            "match_condition": MatchConditions.IfNotModified,
-        }
-        try:
-            person = faces.get_entity(partition, person_id, select=["faceCount", "state"])
-        except ResourceNotFoundError:
-            person = None
-        try:
-            if person is None or person.get("state") == ERASING:
-                faces.update_entity(mark, **face_unchanged)  # the person's erasure counts no more
-            else:
-                count = max(0, int(person.get("faceCount", 0)) - 1)
-                counted = {"PartitionKey": partition, "RowKey": person_id, "faceCount": count}
-                person_unchanged = {**face_unchanged, "etag": person.metadata["etag"]}
-                faces.submit_transaction(
-                    [("update", counted, person_unchanged), ("update", mark, face_unchanged)]
-                )
-            break
-        except (ResourceModifiedError, ResourceNotFoundError):
-            _contended(started, attempt)
-        except TableTransactionError as error:
-            if error.status_code not in (rows.STATUS_PRECONDITION_FAILED, rows.STATUS_NOT_FOUND):
-                raise
-            _contended(started, attempt)
-    _renew_epoch_unless_gone(customer_id, gallery_id)
-    faces.delete_entity(partition, key)  # last: until here a repeat call resumes
-    return True
+def stored_rows(customer_id: str, gallery_id: str = "") -> list[dict[str, Any]]:
+    """Keys and kind of every stored row of the customer (of one galleryId, when given), in
+    its store and, while moving, the other one: for erasure and its checks."""
+    found: list[dict[str, Any]] = []
+    for store in _erasing_backends(customer_id):
+        found += store.stored_rows(customer_id, gallery_id)
+    return found
 
 
-def _face_from(row: dict[str, Any]) -> EnrolledFace:
-    person_id, face_id = row["RowKey"].split(":", 1)
-    return EnrolledFace(person_id, face_id, templates.decode(row["template"]), row.get("model", ""))
+def erase_customer(customer_id: str) -> tuple[list[str], int]:
+    """Every gallery of a customer in every store it may have used (see
+    ``configured_backends``), then any row left outside a gallery (none should exist).
+    Returns (the galleryIds erased, the rows left over that were erased)."""
+    erased: list[str] = []
+    stores = configured_backends(customer_id)
+    for store in stores:
+        for gallery in store.all_galleries(customer_id):
+            try:
+                store.delete_gallery(customer_id, gallery.gallery_id)
+                erased.append(gallery.gallery_id)
+            except NotFound:  # erased meanwhile by someone else
+                pass
+    leftover = sum(store.erase_orphans(customer_id) for store in stores)
+    forget(customer_id)
+    return sorted(set(erased)), leftover
 
 
-@dataclass(frozen=True)
-class FaceChanges:
-    """What a refresh of the identify index reads: faces written, and faces being erased."""
+def configured_backends(customer_id: str) -> list[GalleryBackend]:
+    """The customer's stores (both while moving) and PostgreSQL whenever it is configured:
+    what a complete erasure of a customer must reach."""
+    from shared.biometrics.postgres import connection
 
-    added: list[EnrolledFace]
-    erased: list[tuple[str, str]]  # (personId, persistedFaceId)
-    newest: dt.datetime | None
+    stores = _erasing_backends(customer_id)
+    if connection.configured() and POSTGRES not in [s.name for s in stores]:
+        stores.append(backend(POSTGRES))
+    return stores
 
 
-def templates_since(gallery: Gallery, since: dt.datetime | None) -> FaceChanges:
-    """Face rows of a gallery written after ``since`` (all when None), and the newest timestamp."""
-    query = "PartitionKey eq @pk and kind eq @face"
-    parameters: dict[str, Any] = {"pk": gallery.partition, "face": FACE}
-    if since is not None:
-        query += " and Timestamp ge @since"
-        parameters["since"] = since
-    newest = since
-    added: list[EnrolledFace] = []
-    erased: list[tuple[str, str]] = []
-    with storage_unavailable_as_503():
-        found: Iterator[dict[str, Any]] = _table(names.FACES).query_entities(
-            query, parameters=parameters, select=["RowKey", "template", "model", "erased"]
-        )
-        for row in found:
-            if row.get("erased"):
-                person_id, face_id = row["RowKey"].split(":", 1)
-                erased.append((person_id, face_id))
-            else:
-                added.append(_face_from(row))
-            stamp = row.metadata.get("timestamp")
-            if stamp is not None and (newest is None or stamp > newest):
-                newest = stamp
-    return FaceChanges(added, erased, newest)
+# --- search -----------------------------------------------------------------------------------
+
+
+def cohort(gallery: Gallery) -> Searchable:
+    """The gallery, fresh, as the cohort identify and verify search and normalise against:
+    the in-memory index (Table store) or PgCohort (PostgreSQL)."""
+    return backend(gallery.store).cohort(gallery)

@@ -17,5 +17,13 @@ This package knows nothing of storage, HTTP or policy.
 
 from shared.matching.calibration import Calibration, calibration_for
 from shared.matching.cohort import Cohort, Match, pair_confidence
+from shared.matching.searchable import Searchable
 
-__all__ = ["Calibration", "Cohort", "Match", "calibration_for", "pair_confidence"]
+__all__ = [
+    "Calibration",
+    "Cohort",
+    "Match",
+    "Searchable",
+    "calibration_for",
+    "pair_confidence",
+]

@@ -13,11 +13,16 @@ the statistics of every template recomputed.
 
 Cost: one matrix-vector product over the gallery per probe (as before normalisation), plus
 one matrix product with the shortlisted templates whose statistics are not yet known.
+
+The math from cohort scores to a confidence (top_k_stats, probe_cohort_stats, as_norm,
+needed_score, ranked_matches) is shared with the PostgreSQL store's search
+(shared/biometrics/postgres/search.py), which gets the same cohort scores from SQL.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +51,72 @@ def top_k_stats(top: np.ndarray, k: int, calibration: Calibration) -> tuple[np.n
     spread = np.sqrt(np.maximum(squares / k - mean**2, 0.0))
     # a floor, so a cohort of near-identical scores cannot blow a small difference up
     return mean, np.maximum(spread, calibration.prior_spread * 0.25)
+
+
+def probe_cohort_stats(
+    values: np.ndarray, keep: np.ndarray, candidates: np.ndarray, calibration: Calibration
+) -> tuple[np.ndarray, np.ndarray]:
+    """The probe's cohort mean and spread for each candidate person (left out in turn).
+
+    ``values`` are the probe's best similarities to its min(persons, k + 1) best persons,
+    best first, and ``keep`` those persons' keys. Only these persons can be in any of the
+    top-k cohorts: leaving out a candidate among them leaves the other k, leaving out
+    anyone else leaves the first k.
+    """
+    k = calibration.cohort_size
+    count = len(values)
+    inside = keep[None, :] == candidates[:, None]  # (m, count)
+    weights = np.where(inside, 0.0, 1.0)
+    if count > k:  # a candidate outside the k + 1 best leaves the first k
+        weights[~inside.any(1), count - 1] = 0.0
+    n = weights.sum(1)
+    missing = k - n
+    prior = calibration
+    mean = (weights @ values + missing * prior.prior_mean) / k
+    second = (weights @ values**2 + missing * (prior.prior_spread**2 + prior.prior_mean**2)) / k
+    spread = np.sqrt(np.maximum(second - mean**2, 0.0))
+    return mean, np.maximum(spread, prior.prior_spread * 0.25)
+
+
+def as_norm(
+    raw: np.ndarray,
+    mu_p: np.ndarray,
+    sd_p: np.ndarray,
+    template_stats: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    needed: float = -np.inf,
+) -> np.ndarray:
+    """AS-norm of raw similarities: standardised by the probe's cohort (every person but
+    the candidate: ``mu_p``, ``sd_p``) and by the template's cohort (every person but its
+    own: ``template_stats(mask)`` for the templates selected by a boolean mask), averaged.
+
+    A template whose probe-side score is more than PROBE_MARGIN below ``needed`` could
+    reach it only if its template side were that far above, and is scored -inf without
+    computing its template statistics (the expensive part at 100k faces).
+    """
+    probe_side = (raw - mu_p) / sd_p
+    scores = np.full(len(raw), -np.inf)
+    worth = probe_side >= needed - PROBE_MARGIN
+    if worth.any():
+        mu_t, sd_t = template_stats(worth)
+        scores[worth] = (probe_side[worth] + (raw[worth] - mu_t) / sd_t) / 2.0
+    return scores
+
+
+def needed_score(calibration: Calibration, threshold: float, persons: int) -> float:
+    """The normalised score a search among ``persons`` needs to reach confidence ``threshold``."""
+    if threshold <= 0.0:
+        return -np.inf
+    if threshold >= 1.0:
+        return np.inf
+    return calibration.normalised_at(threshold, persons)
+
+
+def ranked_matches(
+    confidence: np.ndarray, person_ids: np.ndarray, threshold: float, limit: int
+) -> list[Match]:
+    """The candidates reaching ``threshold``, best first (ties by person id), at most ``limit``."""
+    ranked = sorted(zip(confidence, person_ids, strict=True), key=lambda cp: (-cp[0], cp[1]))
+    return [Match(str(p), float(c)) for c, p in ranked[:limit] if c >= threshold and np.isfinite(c)]
 
 
 def _negative_squared_distances(queries: np.ndarray, matrix: np.ndarray, sq: np.ndarray):
@@ -134,49 +205,21 @@ class Cohort:
         return top_k_stats(_similarity(ordered), k, self.calibration)
 
     def _probe_stats(self, best: np.ndarray, candidates: np.ndarray):
-        """The probe's cohort mean and spread for each candidate person (left out in turn).
-
-        Only the k + 1 best persons can be in any of these top-k cohorts: leaving out a
-        candidate among them leaves the other k, leaving out anyone else leaves the first k.
-        """
+        """The probe's cohort mean and spread for each candidate person (left out in turn)."""
         k = self.calibration.cohort_size
         count = min(len(best), k + 1)
         keep = np.argpartition(-best, count - 1)[:count] if count < len(best) else np.arange(count)
         keep = keep[np.argsort(-best[keep], kind="stable")]
         values = _similarity(best[keep])
-        candidates = np.asarray(candidates, np.intp)
-        inside = keep[None, :] == candidates[:, None]  # (m, count)
-        weights = np.where(inside, 0.0, 1.0)
-        if count > k:  # a candidate outside the k + 1 best leaves the first k
-            weights[~inside.any(1), count - 1] = 0.0
-        n = weights.sum(1)
-        missing = k - n
-        prior = self.calibration
-        mean = (weights @ values + missing * prior.prior_mean) / k
-        second = (weights @ values**2 + missing * (prior.prior_spread**2 + prior.prior_mean**2)) / k
-        spread = np.sqrt(np.maximum(second - mean**2, 0.0))
-        return mean, np.maximum(spread, prior.prior_spread * 0.25)
+        return probe_cohort_stats(values, keep, np.asarray(candidates, np.intp), self.calibration)
 
     def _normalised(
         self, neg: np.ndarray, best: np.ndarray, rows: np.ndarray, needed: float = -np.inf
     ) -> np.ndarray:
-        """AS-norm of the probe's scores against the templates at ``rows``: standardised by
-        the probe's cohort (every person but the candidate) and by the template's cohort
-        (every person but its own), the two averaged.
-
-        A row whose probe-side score is more than PROBE_MARGIN below ``needed`` could reach
-        it only if its template side were that far above, and is scored -inf without
-        computing its template statistics (the expensive part at 100k faces).
-        """
+        """AS-norm of the probe's scores against the templates at ``rows`` (as_norm)."""
         raw = _similarity(neg[rows])
         mu_p, sd_p = self._probe_stats(best, self._person_of_row[rows])
-        probe_side = (raw - mu_p) / sd_p
-        scores = np.full(len(rows), -np.inf)
-        worth = probe_side >= needed - PROBE_MARGIN
-        if worth.any():
-            mu_t, sd_t = self.template_stats(rows[worth])
-            scores[worth] = (probe_side[worth] + (raw[worth] - mu_t) / sd_t) / 2.0
-        return scores
+        return as_norm(raw, mu_p, sd_p, lambda worth: self.template_stats(rows[worth]), needed)
 
     def search(self, query: np.ndarray, threshold: float, limit: int) -> list[Match]:
         """Persons whose confidence reaches ``threshold``, best first, at most ``limit``."""
@@ -188,20 +231,10 @@ class Cohort:
         people = np.argpartition(-best, count - 1)[:count] if count < len(best) else None
         people = np.arange(len(best)) if people is None else people
         rows = np.array([self._best_row(neg, int(p)) for p in people], np.intp)
-        if threshold <= 0.0:
-            needed = -np.inf
-        elif threshold >= 1.0:
-            needed = np.inf
-        else:
-            needed = self.calibration.normalised_at(threshold, self.person_count)
+        needed = needed_score(self.calibration, threshold, self.person_count)
         scores = self._normalised(neg, best, rows, needed)
         confidence = self.calibration.confidence(scores, self.person_count)
-        ranked = sorted(zip(confidence, people, strict=True), key=lambda cp: (-cp[0], cp[1]))
-        return [
-            Match(str(self._person_ids[p]), float(c))
-            for c, p in ranked[:limit]
-            if c >= threshold and np.isfinite(c)
-        ]
+        return ranked_matches(confidence, self._person_ids[people], threshold, limit)
 
     def verify(self, query: np.ndarray, person_id: str) -> float | None:
         """Confidence that ``query`` is ``person_id`` (None: the person has no template here)."""

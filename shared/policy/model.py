@@ -45,6 +45,8 @@ SECTORS: tuple[str, ...] = (
 STATUSES: tuple[str, ...] = ("pending", "active", "suspended")
 REVIEW_STATES: tuple[str, ...] = ("none", "pending", "approved", "denied")
 RETENTIONS: tuple[str, ...] = ("delete", "keep")
+# Where a customer's galleries live ("" = the FACEGATE_GALLERY_STORE setting).
+GALLERY_STORES: tuple[str, ...] = ("", "table", "postgres")
 
 CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -155,6 +157,13 @@ def limit(value: object, what: str) -> str:
     return text
 
 
+def gallery_store(value: object) -> str:
+    """One of table or postgres, or "" (also for None): the FACEGATE_GALLERY_STORE setting."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return _one_of(value, GALLERY_STORES[1:], "gallery store ('' for the default)")
+
+
 def name(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text or len(text) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in text):
@@ -190,6 +199,10 @@ class Customer:
     default_features: tuple[str, ...] = ("detect",)
     rate_limit: str = ""  # requests per window, all HTTP routes ("" = FACEGATE_RATE_LIMIT)
     verify_limit: str = ""  # verify calls per gallery per window ("" = FACEGATE_VERIFY_LIMIT)
+    gallery_store: str = ""  # "table", "postgres" or "" (= FACEGATE_GALLERY_STORE)
+    # set by the migration tool while the galleries move: gallery writes other than
+    # erasure are refused (409 GalleryStoreMoving), erasures go to both stores
+    gallery_store_moving: bool = False
     created_at: str = ""
     updated_at: str = ""
 
@@ -236,6 +249,8 @@ EDITABLE: tuple[str, ...] = (
     "default_features",
     "rate_limit",
     "verify_limit",
+    "gallery_store",
+    "gallery_store_moving",
 )
 
 
@@ -260,6 +275,10 @@ def validated(data: Mapping[str, Any]) -> Customer:
         ),
         rate_limit=limit(data.get("rate_limit", ""), "rate limit"),
         verify_limit=limit(data.get("verify_limit", ""), "verify limit"),
+        gallery_store=gallery_store(data.get("gallery_store")),
+        gallery_store_moving=as_bool(
+            data.get("gallery_store_moving", False), "gallery store moving"
+        ),
         created_at=str(data.get("created_at", "")),
         updated_at=str(data.get("updated_at", "")),
     )

@@ -117,6 +117,8 @@ def _to_entity(customer: Customer) -> dict[str, Any]:
         "DefaultFeatures": ",".join(customer.default_features),
         "RateLimit": customer.rate_limit,
         "VerifyLimit": customer.verify_limit,
+        "GalleryStore": customer.gallery_store,
+        "GalleryStoreMoving": customer.gallery_store_moving,
         "CreatedAt": customer.created_at,
         "UpdatedAt": customer.updated_at,
     }
@@ -140,6 +142,8 @@ def _from_entity(entity: Mapping[str, Any]) -> Customer:
                 "default_features": entity.get("DefaultFeatures") or "",
                 "rate_limit": entity.get("RateLimit") or "",
                 "verify_limit": entity.get("VerifyLimit") or "",
+                "gallery_store": entity.get("GalleryStore") or "",
+                "gallery_store_moving": entity.get("GalleryStoreMoving") or False,
                 "created_at": entity.get("CreatedAt", ""),
                 "updated_at": entity.get("UpdatedAt", ""),
             }

@@ -13,12 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.biometrics import faceids, store
-from shared.biometrics.index import INDEXES
-from shared.errors import BadArgument, NotFound
+from shared.errors import BadArgument
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.policy import audit, model
-from shared.storage import clients, names, rows
-from shared.storage.faults import storage_unavailable_as_503
 
 
 def _actor(actor: str) -> str:
@@ -34,25 +31,17 @@ def erase_gallery(customer_id: str, gallery_id: str, actor: str) -> dict[str, An
         customer_id, model.ERASE, _actor(actor), f"gallery:{gallery_id}"
     )
     store.delete_gallery(customer_id, gallery_id)
-    INDEXES.forget(customer_id, gallery_id)
     return {"customerId": customer_id, "galleryId": gallery_id, "auditId": operation}
 
 
 def erase_customer_galleries(customer_id: str, actor: str) -> dict[str, Any]:
     """Erase every biometric template of a customer: all galleries (also ones whose erasure
-    broke off), anything left in its face partitions, and its faceIds."""
+    broke off) in every store it may have used, anything left outside a gallery, and its
+    faceIds."""
     customer_id = model.customer_id(customer_id)
     operation = audit.record_operator(customer_id, model.ERASE, _actor(actor), "all-biometrics")
-    erased = []
-    for gallery in store.all_galleries(customer_id):
-        try:
-            store.delete_gallery(customer_id, gallery.gallery_id)
-            erased.append(gallery.gallery_id)
-        except NotFound:  # erased meanwhile by someone else
-            pass
-    leftover = _erase_customer_partitions(customer_id)
+    erased, leftover = store.erase_customer(customer_id)
     face_ids = faceids.erase_customer(customer_id)
-    INDEXES.forget(customer_id)
     return {
         "customerId": customer_id,
         "galleries": erased,
@@ -60,18 +49,3 @@ def erase_customer_galleries(customer_id: str, actor: str) -> dict[str, Any]:
         "faceIds": face_ids,
         "auditId": operation,
     }
-
-
-def _erase_customer_partitions(customer_id: str) -> int:
-    """Person and face rows left in face partitions that no gallery refers to (none should
-    exist; this makes sure). Head rows hold nothing personal and may belong to a gallery
-    being created right now, so they stay."""
-    live = {gallery.partition for gallery in store.all_galleries(customer_id)}
-    orphans = [
-        (row["PartitionKey"], row["RowKey"])
-        for row in store.stored_rows(customer_id)
-        if row["PartitionKey"] not in live and row.get("kind") != "gallery"
-    ]
-    with storage_unavailable_as_503():
-        table = clients.table_service().get_table_client(names.FACES)
-        return rows.delete_rows(table, orphans)

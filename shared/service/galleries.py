@@ -14,7 +14,6 @@ from typing import Any
 from shared import vision
 from shared.api.paging import FIRST_PAGE, Page
 from shared.biometrics import store
-from shared.biometrics.index import INDEXES
 from shared.errors import InvalidImage
 from shared.identifiers import gallery_id as check_gallery_id
 from shared.identifiers import uuid_id
@@ -49,7 +48,6 @@ def list_galleries(caller: Caller, page: Page = FIRST_PAGE) -> list[dict]:
 def delete_gallery(caller: Caller, gallery_id: str) -> None:
     gate.require(caller.customer, ERASE, caller.context)
     store.delete_gallery(caller.customer.id, check_gallery_id(gallery_id))
-    INDEXES.forget(caller.customer.id, gallery_id)
 
 
 def create_person(caller: Caller, gallery_id: str, body: Mapping[str, Any]) -> dict:
@@ -93,6 +91,7 @@ def add_face(
     check_gallery_id(gallery_id)
     person_id = uuid_id(person_id, "personId")
     user_data = store.check_text(user_data, "userData", store.MAX_FACE_USER_DATA)
+    store.require_writable(caller.customer.id)  # 409 while moving, before any pixel is decoded
     store.get_person(caller.customer.id, gallery_id, person_id)  # 404 before any pixel is decoded
     faces = engine.analyzer().analyze(
         image, ["qualityForRecognition"], landmarks=False, embeddings=True, max_faces=2

@@ -9,10 +9,9 @@ import numpy as np
 from shared import vision
 from shared.api.requests import IdentifyRequest, VerifyFaces, VerifyPerson
 from shared.biometrics import faceids, store, templates
-from shared.biometrics.index import INDEXES
 from shared.errors import BadArgument
 from shared.limits import quota
-from shared.matching import Cohort, calibration_for, pair_confidence
+from shared.matching import Searchable, calibration_for, pair_confidence
 from shared.policy import Caller
 from shared.service import gate
 
@@ -28,12 +27,12 @@ def _verdict(confidence: float) -> dict[str, Any]:
     }
 
 
-def _gallery_cohort(customer_id: str, gallery_id: str) -> tuple[store.Gallery, Cohort]:
-    """The caller's gallery, fresh, as a normalisation cohort (404 for another's)."""
+def _gallery_cohort(customer_id: str, gallery_id: str) -> tuple[store.Gallery, Searchable]:
+    """The caller's gallery, fresh, as a normalisation cohort (404 for another's), searched
+    where its store keeps it (in memory, or in PostgreSQL)."""
     gallery = store.get_gallery(customer_id, gallery_id)
     _same_model(gallery.recognition_model)
-    cohort = INDEXES.fresh(gallery).cohort(gallery.recognition_model)
-    return gallery, cohort
+    return gallery, store.cohort(gallery)
 
 
 def verify(caller: Caller, request: VerifyFaces | VerifyPerson) -> dict:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.data.tables import UpdateMode
 
-from shared.biometrics import faceids, store
+from shared.biometrics import faceids, store, table_store
 from shared.biometrics.index import IndexCache
 from shared.errors import BadArgument, Conflict, FaceGateError, NotFound
 from shared.policy import audit_rows
@@ -96,7 +96,7 @@ def test_a_person_erasure_that_broke_off_is_finished_by_repeating_it(customer):
     gallery = store.get_gallery(customer, "staff")
     first = store.get_person(customer, "staff", ada).persisted_face_ids[0]
     # the crash: marked, one face deleted, then nothing
-    store._mark_erasing(faces_table(), gallery.partition, ada)
+    table_store._mark_erasing(faces_table(), gallery.partition, ada)
     faces_table().delete_entity(gallery.partition, f"{ada}:{first}")
     with pytest.raises(NotFound):
         store.get_person(customer, "staff", ada)

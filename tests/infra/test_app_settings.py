@@ -36,6 +36,18 @@ AZURE_OVERRIDES: dict[str, str] = {
     # local sign-in is for development; Azure's console is off until Entra ID is set up
     "FACEGATE_CONSOLE_AUTH": "off",
 }
+# Declared for local development only, never set in Azure (a URI with its own credentials;
+# in Azure the app signs in to PostgreSQL with its identity's Entra token).
+NOT_IN_AZURE = {"FACEGATE_POSTGRES_URL"}
+# Settings that describe the PostgreSQL store: main.bicep passes `postgresEnabled ? <the
+# server's or identity's value> : ''`, so with the store off (the default) they keep the code
+# default and the app has no PostgreSQL store.
+POSTGRES_SWITCH = "postgresEnabled"
+POSTGRES_DERIVED = {
+    "FACEGATE_POSTGRES_HOST": ("postgres", "fqdn"),
+    "FACEGATE_POSTGRES_USER": ("identity", "name"),
+    "FACEGATE_POSTGRES_CLIENT_ID": ("identity", "clientId"),
+}
 # The code that runs in Azure (tools/ and tests/ are never deployed).
 DEPLOYED_CODE = ("function_app.py", "functions", "shared")
 SETTING_NAME = re.compile(r"\bFACEGATE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9])")
@@ -79,7 +91,7 @@ def test_settings_block_is_what_the_site_uses() -> None:
 
 
 def test_every_declared_setting_is_set_in_azure() -> None:
-    missing = set(_declared()) - set(_bicep_settings())
+    missing = set(_declared()) - NOT_IN_AZURE - set(_bicep_settings())
     assert not missing, f"declared in shared/settings.py but not set by the Bicep: {missing}"
 
 
@@ -177,7 +189,55 @@ def _normalised(value: object) -> str:
     return str(value).lower()
 
 
-@pytest.mark.parametrize("name", [s.name for s in settings.SETTINGS])
+def test_local_only_settings_are_never_set_in_azure() -> None:
+    assert set(_declared()) >= NOT_IN_AZURE, "NOT_IN_AZURE names an undeclared setting"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(Path(bicep.INFRA).rglob("*.bicep"))]
+    texts.append((Path(bicep.INFRA) / "main.parameters.json").read_text(encoding="utf-8"))
+    for name in NOT_IN_AZURE:
+        assert name not in _bicep_settings()
+        assert not any(name in text for text in texts), f"{name} appears in infra/"
+
+
+def _accessor_chain(node: object) -> list[str]:
+    """``a.b.c`` as pycep parses it -> ["a", "b", "c"]; anything else -> []."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict) and node.get("operator", {}).get("type") == "property_accessor":
+        operands = node["operator"]["operands"]
+        head = _accessor_chain(operands["operand_1"])
+        tail = _accessor_chain(operands["operand_2"])
+        return head + tail if head and tail else []
+    return []
+
+
+def _conditional(node: object) -> dict[str, object] | None:
+    if isinstance(node, dict) and node.get("operator", {}).get("type") == "conditional":
+        return node["operator"]["operands"]
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(POSTGRES_DERIVED))
+def test_postgres_connection_settings_follow_the_switch(name: str) -> None:
+    """On: the server's FQDN and the app identity's name and client id. Off: the code default."""
+    source = _bicep_settings()[name]
+    app = bicep.module("function-app")
+    (param,) = bicep.identifiers(source) & set(app["parameters"])
+    assert bicep.param_default(app, param) == _declared()[name].default == ""
+    branches = _conditional(bicep.module_params("functionApp")[param])
+    assert branches is not None, f"main.bicep should pass {POSTGRES_SWITCH} ? ... : '' to {param}"
+    assert branches["condition"] == POSTGRES_SWITCH
+    assert branches["false_value"] == ""
+    module, output = POSTGRES_DERIVED[name]
+    assert _accessor_chain(branches["true_value"]) == [module, "outputs", output]
+
+
+def test_postgres_switch_is_off_by_default() -> None:
+    assert bicep.param_default(bicep.main(), POSTGRES_SWITCH) is False
+    substitution = bicep.azd_substitution(bicep.parameters_file()[POSTGRES_SWITCH]["value"])
+    assert substitution == ("FACEGATE_POSTGRES_ENABLED", "false")
+
+
+@pytest.mark.parametrize("name", [s.name for s in settings.SETTINGS if s.name not in NOT_IN_AZURE])
 def test_azure_value_defaults_to_the_code_default(name: str) -> None:
     """Bicep literal or the defaults of the parameters it flows from, azd variable included."""
     declared = _declared()[name]
@@ -195,6 +255,8 @@ def test_azure_value_defaults_to_the_code_default(name: str) -> None:
     (param,) = used
     assert _normalised(bicep.param_default(app, param)) == expected
     passed = bicep.module_params("functionApp").get(param)
+    if name in POSTGRES_DERIVED:
+        return  # test_postgres_connection_settings_follow_the_switch
     assert isinstance(passed, str) and passed in bicep.main()["parameters"], (
         f"{name}: main.bicep should pass a parameter to {param}"
     )

@@ -1,5 +1,5 @@
 """`python -m tools.admin`: manage customers, keys and console operators, read the audit trail,
-check policies, erase a customer's biometric data.
+check policies, erase a customer's biometric data, move a customer's galleries between stores.
 
 Works against the storage the app uses (FACEGATE_STORAGE, default the local
 emulator). Output is JSON on stdout; an error is one line on stderr and exit
@@ -24,6 +24,7 @@ from shared.policy.decisions import evaluate_all
 from shared.service import erasure
 from shared.settings import storage_settings
 from shared.storage import provision
+from tools.admin import galleries
 
 FIELD_OPTIONS: dict[str, str] = {
     "name": "--name",
@@ -38,6 +39,7 @@ FIELD_OPTIONS: dict[str, str] = {
     "default_features": "--default-features",
     "rate_limit": "--rate-limit",
     "verify_limit": "--verify-limit",
+    "gallery_store": "--gallery-store",
 }
 
 
@@ -266,6 +268,13 @@ def _customer_fields(parser: argparse.ArgumentParser, adding: bool) -> None:
         help="at most N verify calls against one gallery per S seconds "
         "('' = FACEGATE_VERIFY_LIMIT)",
     )
+    if adding:  # an existing customer's galleries change store only by moving them
+        parser.add_argument(
+            "--gallery-store",
+            dest="gallery_store",
+            choices=[s for s in model.GALLERY_STORES if s],
+            help="where its galleries live (default: FACEGATE_GALLERY_STORE)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = policy.add_parser("validate", help="parse and validate against the schema")
     validate.set_defaults(run=policy_validate, offline=True)
+    galleries.add_parser(areas, _operator)
     return parser
 
 

@@ -4,10 +4,15 @@ to call it.
 Starts Azurite on its default ports with data in .azurite/ (or reuses one that
 is already listening there), then `func start` when Functions Core Tools is on
 PATH, otherwise our dev host. Ctrl-C stops everything this started.
+
+``--galleries postgres`` (`make run GALLERIES=postgres`) also starts a local PostgreSQL
+with pgvector (data in .postgres/, a Unix socket only) and makes it the default gallery
+store of the app (FACEGATE_GALLERY_STORE=postgres, FACEGATE_POSTGRES_URL).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -18,6 +23,7 @@ import time
 import urllib.request
 
 from tools.dev.azurite import ROOT, Azurite, port_open, stop_process_group
+from tools.dev.postgres import LocalPostgres
 from tools.dev.seed import BLOB_EVENTS, ensure_local_storage
 
 APP_PORT = 7071
@@ -120,25 +126,50 @@ def _print_usage(health: dict, demo: dict | None, operator_credential: str) -> N
     print(f"  operator: {LOCAL_OPERATOR}  credential: {operator_credential}")
     print("  (a new credential each run; it opens the console only, never the API)")
     print()
-    print("Ctrl-C stops the app and Azurite.")
+    store = os.environ.get("FACEGATE_GALLERY_STORE") or "table"
+    print(f"galleries: {store} store (make run GALLERIES=postgres for PostgreSQL)")
+    print("Ctrl-C stops the app and everything `make run` started.")
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def _start_postgres() -> tuple[LocalPostgres, dict[str, str]]:
+    """A local PostgreSQL with pgvector as the app's default gallery store."""
+    server = LocalPostgres(ROOT / ".postgres" / "data").start()
+    print("PostgreSQL started (data in .postgres/): galleries are stored there")
+    return server, {"FACEGATE_GALLERY_STORE": "postgres", "FACEGATE_POSTGRES_URL": server.url}
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--galleries",
+        choices=("table", "postgres"),
+        default="table",
+        help="the default gallery store (postgres: a local PostgreSQL is started too)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     # Ctrl-C and SIGTERM both stop everything this started (also when started from a
     # non-interactive shell, where SIGINT would otherwise be ignored).
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     settings = _local_settings()
     settings.setdefault("DEVHOST_BLOB_EVENTS", BLOB_EVENTS)  # older local.settings.json
-    env = {**os.environ, **settings}
     azurite: Azurite | None = None
+    postgres: LocalPostgres | None = None
     app: subprocess.Popen | None = None
     events: subprocess.Popen | None = None
     try:
+        if args.galleries == "postgres":
+            postgres, galleries = _start_postgres()
+            settings.update(galleries)
+        env = {**os.environ, **settings}
         if all(port_open(p) for p in Azurite().ports):
             print("Azurite is already listening on 10000-10002: using it")
         else:
@@ -163,6 +194,9 @@ def main() -> int:
         if azurite is not None:
             print("stopping Azurite")
             azurite.stop()
+        if postgres is not None:
+            print("stopping PostgreSQL")
+            postgres.close()
 
 
 if __name__ == "__main__":

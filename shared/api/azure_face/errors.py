@@ -68,7 +68,9 @@ def azure_error(error: FaceGateError) -> tuple[int, dict[str, Any], dict[str, st
     if isinstance(error, Conflict):
         if error.code == "Conflict":
             return 409, _body("LargePersonGroupExists", "Large person group already exists."), {}
-        return 409, _body(error.code, error.message), {}
+        retry_after = getattr(error, "retry_after", None)  # GalleryStoreMoving
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return 409, _body(error.code, error.message), headers
     if isinstance(error, PayloadTooLarge):
         if error.message.startswith("The image"):
             return 400, _body("InvalidImageSize", IMAGE_SIZE), {}

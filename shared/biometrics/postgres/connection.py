@@ -94,13 +94,20 @@ def apply_schema(connection: psycopg.Connection) -> None:
 class Database:
     """The process's pool to one PostgreSQL gallery store, opened lazily."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, wait_seconds: float = _WAIT_SECONDS
+    ) -> None:
         self._env = env
+        self._wait = wait_seconds  # for a free (or new) connection before answering 503
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
 
     def _open(self) -> ConnectionPool:
         conninfo, kwargs = connection_kwargs(self._env)
+        # the schema first, on a connection of its own: the pool's connections register the
+        # vector type, which exists only once the extension is created
+        with _EntraConnection.connect(conninfo, autocommit=True, **kwargs) as connection:
+            apply_schema(connection)
         size = max(1, settings.get_int("FACEGATE_POSTGRES_POOL_SIZE", self._env))
         pool = ConnectionPool(
             conninfo,
@@ -108,15 +115,18 @@ class Database:
             min_size=1,
             max_size=size,
             max_lifetime=_MAX_LIFETIME,
-            timeout=_WAIT_SECONDS,
+            timeout=self._wait,
             connection_class=_EntraConnection,
             configure=_configure,
+            check=ConnectionPool.check_connection,  # a server restart leaves no dead one
             open=False,
             name="facegate-galleries",
         )
-        pool.open(wait=True, timeout=_WAIT_SECONDS)
-        with pool.connection() as connection:
-            apply_schema(connection)
+        try:
+            pool.open(wait=True, timeout=self._wait)
+        except BaseException:
+            pool.close()  # no workers left retrying in the background
+            raise
         return pool
 
     @contextmanager
@@ -129,7 +139,7 @@ class Database:
                 pool = self._pool
             with pool.connection() as connection:
                 yield connection
-        except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError) as exc:
             log.warning("PostgreSQL gallery store unavailable: %s", type(exc).__name__)
             message = "The gallery store is unavailable; nothing was analysed."
             raise ServiceUnavailable(message) from exc

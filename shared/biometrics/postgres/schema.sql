@@ -1,5 +1,6 @@
 -- The PostgreSQL gallery store (docs/galleries-postgres.md). Idempotent: applied at first use.
 -- Every row carries the owning customer; every query filters by customer_id and gallery_key.
+-- Ids compare byte by byte (COLLATE "C"), so paging by `start` orders as the Table store does.
 CREATE EXTENSION IF NOT EXISTS vector;
 
 -- One row per gallery. gallery_key is new for every gallery created (a re-created galleryId
@@ -8,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS vector;
 CREATE TABLE IF NOT EXISTS galleries (
     gallery_key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id text NOT NULL,
-    gallery_id text NOT NULL,
+    gallery_id text COLLATE "C" NOT NULL,
     name text NOT NULL,
     user_data text NOT NULL DEFAULT '',
     recognition_model text NOT NULL,
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS galleries (
 
 CREATE TABLE IF NOT EXISTS persons (
     gallery_key bigint NOT NULL REFERENCES galleries ON DELETE CASCADE,
-    person_id text NOT NULL,
+    person_id text COLLATE "C" NOT NULL,
     customer_id text NOT NULL,
     name text NOT NULL,
     user_data text NOT NULL DEFAULT '',
@@ -35,12 +36,13 @@ CREATE TABLE IF NOT EXISTS persons (
 -- gallery of that model is first created.
 CREATE TABLE IF NOT EXISTS faces (
     gallery_key bigint NOT NULL,
-    person_id text NOT NULL,
-    face_id text NOT NULL,
+    person_id text COLLATE "C" NOT NULL,
+    face_id text COLLATE "C" NOT NULL,
     customer_id text NOT NULL,
     model text NOT NULL,
     embedding vector NOT NULL,
     user_data text NOT NULL DEFAULT '',
+    quality text NOT NULL DEFAULT '',  -- qualityForRecognition at enrolment
     created timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (gallery_key, person_id, face_id),
     FOREIGN KEY (gallery_key, person_id) REFERENCES persons ON DELETE CASCADE

@@ -318,6 +318,7 @@
       ["Sensitive use", c.sensitive_use ? "yes" : "no"], ["Review state", c.review_state],
       ["Approved actions", c.actions.join(", ") || "none"], ["Purposes", c.purposes.join(", ") || "none"],
       ["Upload retention", c.retention], ["Default upload features", c.default_features.join(", ")],
+      ["Gallery store", (c.gallery_store || "default") + (c.gallery_store_moving ? " (moving)" : "")],
       ["Registered", c.created_at], ["Last changed", c.updated_at],
     ].map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
     const statusButtons = c.status === "suspended"
