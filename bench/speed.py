@@ -384,6 +384,15 @@ def render(r: dict[str, Any]) -> str:
             ),
             "",
         ]
+        if "cpu_ratio" in p:
+            lines += [
+                f"CPU time per image (less disturbed by other jobs than wall time): "
+                f"{raw['1']['cpu_ms_per_image']:.0f} ms in process, "
+                f"{pipe['host_cpu_ms_per_upload']:.0f} ms in the dev host per upload (its Event "
+                f"Grid emulation included; Azurite {pipe['azurite_cpu_ms_per_upload']:.0f} ms "
+                f"more): ratio {p['cpu_ratio']:.2f}.",
+                "",
+            ]
         if pipe.get("storage_per_upload"):
             from bench.bench_pipeline import storage_table
 

@@ -144,6 +144,10 @@ def process_upload(upload: BlobClient) -> dict[str, Any] | None:
     if ref is None:
         return None
     started = time.perf_counter()
+    # The binding builds a new service client per call (and, with a managed identity, a new
+    # credential: a token request and a new TLS connection per upload); the process's
+    # shared client keeps its connections and token, and its bounded timeouts.
+    upload = clients.blob_service().get_blob_client(upload.container_name, upload.blob_name)
     result = clients.blob_service().get_blob_client(ref.results_container, ref.result_name)
     with storage_unavailable_as_503("blob storage"):
         # the two reads are independent: one round trip of waiting instead of two
