@@ -98,4 +98,11 @@ def check_text(value: object, field: str, limit: int, *, required: bool = False)
         )
     if len(value) > limit:
         raise BadArgument(f"{field} must be at most {limit} characters.")
+    # what no store can keep: PostgreSQL text holds no NUL, and UTF-8 no lone surrogate
+    if "\x00" in value:
+        raise BadArgument(f"{field} must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadArgument(f"{field} must be valid Unicode text.") from None
     return value

@@ -375,3 +375,10 @@ def test_operator_erasure_reaches_every_gallery_and_nobody_else(customer, other_
     assert store.stored_rows(customer) == [] and store.all_galleries(customer) == []
     assert store.get_person(other_customer, "a", kept).person_id == kept
     assert erasure.erase_customer_galleries(customer, "alice@ops")["galleries"] == []
+
+
+def test_text_no_store_can_keep_is_refused_before_any_store_sees_it():
+    for bad in ("a\x00b", "\ud800"):
+        with pytest.raises(BadArgument):
+            store.check_text(bad, "name", store.MAX_NAME, required=True)
+    assert store.check_text("Zoë 🙂", "name", store.MAX_NAME) == "Zoë 🙂"

@@ -157,3 +157,19 @@ def test_funcignore_keeps_what_the_app_needs() -> None:
     for needed in RUNTIME_FILES:
         hits = [p for p in patterns if fnmatch.fnmatch(needed, p)]
         assert not hits, f".funcignore drops {needed} (pattern {hits})"
+
+
+def test_deploy_guide_lists_every_setting_with_its_default() -> None:
+    """Each azd variable with a default has a row `| VAR | param | default |` in docs/deploy.md."""
+    text = (bicep.REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    table = text[text.index("### Settings you can change before") : text.index("### Instance size")]
+    checked = 0
+    for name, entry in bicep.parameters_file().items():
+        variable, default = bicep.azd_substitution(entry["value"]) or ("", None)
+        if default is None or variable == "AZURE_RESOURCE_GROUP_NAME":
+            continue  # required, or azd's own (the resource group name)
+        row = re.search(rf"^\| `{variable}` \| `{name}` \| ([^|]*)\|", table, re.MULTILINE)
+        assert row, f"docs/deploy.md has no row for {variable} ({name})"
+        assert row[1].strip() == (f"`{default}`" if default else "empty"), variable
+        checked += 1
+    assert checked >= 20

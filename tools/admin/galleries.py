@@ -50,7 +50,7 @@ def _stderr(line: str) -> None:
 
 @dataclass
 class Mover:
-    """One customer's move to ``target``; ``wait`` sleeps out the registry cache."""
+    """One customer's move to ``target``; ``cache_wait`` seconds outlast the registry cache."""
 
     customer_id: str
     target: str
@@ -109,15 +109,10 @@ class Mover:
             exported = self._export(source, gallery_id)
             if exported is None:
                 continue
+            digest = exported.digest()
             copy = self._export(self.target, gallery_id)
-            galleries.append(
-                {
-                    **_summary(exported),
-                    "inTarget": "none"
-                    if copy is None
-                    else ("same" if copy.digest() == exported.digest() else "different"),
-                }
-            )
+            state = "none" if copy is None else "same" if copy.digest() == digest else "different"
+            galleries.append({**_summary(exported, digest), "inTarget": state})
         return {
             "customerId": self.customer_id,
             "from": source,
@@ -219,16 +214,18 @@ class Mover:
                 if copy is not None:
                     self._erase(self.target, gallery_id, "erased in the source during the move")
                 continue
-            row = _summary(original)
+            digest = original.digest()
+            row = _summary(original, digest)
             if copy is None:
                 problems.append({**row, "problem": "not in the target"})
                 continue
+            copy_digest = copy.digest()
             differences = [
                 what
                 for what, a, b in (
                     ("persons", original.person_count, copy.person_count),
                     ("faces", original.face_count, copy.face_count),
-                    ("digest", original.digest(), copy.digest()),
+                    ("digest", digest, copy_digest),
                 )
                 if a != b
             ]
@@ -237,7 +234,7 @@ class Mover:
                     {
                         **row,
                         "problem": "copy differs: " + ", ".join(differences),
-                        "target": _summary(copy),
+                        "target": _summary(copy, copy_digest),
                     }
                 )
             else:
@@ -315,13 +312,13 @@ def _not_moving(customer: model.Customer) -> None:
         raise BadArgument("another move of this customer started meanwhile.")
 
 
-def _summary(export: transfer.GalleryExport) -> dict[str, Any]:
+def _summary(export: transfer.GalleryExport, digest: str) -> dict[str, Any]:
     return {
         "galleryId": export.gallery_id,
         "recognitionModel": export.recognition_model,
         "persons": export.person_count,
         "faces": export.face_count,
-        "digest": export.digest()[:DIGEST_SHOWN],
+        "digest": digest[:DIGEST_SHOWN],
     }
 
 

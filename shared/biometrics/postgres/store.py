@@ -24,8 +24,6 @@ breaks off is rolled back, so nothing is ever half-written.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +34,7 @@ from psycopg.rows import dict_row
 
 from shared.biometrics import templates, transfer
 from shared.biometrics.postgres.connection import DATABASE, Database
+from shared.biometrics.postgres.search import PgCohort, ensure_index
 from shared.biometrics.records import (
     ACTIVE,
     MAX_FACES_PER_PERSON,
@@ -48,7 +47,7 @@ from shared.biometrics.records import (
 )
 from shared.errors import BadArgument, Conflict, NotFound
 from shared.identifiers import new_id
-from shared.matching import Cohort, Searchable, calibration_for
+from shared.matching import Searchable
 
 _SELECT_GALLERY = (
     "SELECT gallery_key, customer_id, gallery_id, name, user_data, recognition_model, created,"
@@ -60,7 +59,6 @@ _SELECT_PERSONS = """SELECT p.person_id, p.name, p.user_data,
               WHERE f.gallery_key = p.gallery_key AND f.person_id = p.person_id
               ORDER BY f.face_id) AS face_ids
     FROM persons p WHERE p.gallery_key = %s AND p.customer_id = %s"""
-_ROW_COHORTS = 8  # galleries whose rows-built cohort this process keeps (the fallback only)
 
 
 def _gallery_missing(gallery_id: str) -> NotFound:
@@ -107,18 +105,12 @@ class PostgresStore:
 
     def __init__(self, database: Database = DATABASE) -> None:
         self.database = database
-        self._cohorts: OrderedDict[tuple[int, int], Cohort] = OrderedDict()
-        self._cohorts_lock = threading.Lock()
         self._indexed: set[tuple[str, int]] = set()  # (model, dimension) with an HNSW index
 
     def _ensure_index(self, model: str, dimension: int) -> None:
         """The model's approximate-search index exists (search.ensure_index), checked once
         per process and model, before the first template of that model is written."""
         if (model, dimension) in self._indexed:
-            return
-        try:
-            from shared.biometrics.postgres.search import ensure_index
-        except ImportError:  # the search module is not there: nothing to index for
             return
         with self.database.connection() as connection:
             ensure_index(connection, model, dimension)
@@ -610,10 +602,6 @@ class PostgresStore:
             ).fetchone()
         if row is None:
             raise _gallery_missing(gallery.gallery_id)
-        try:
-            from shared.biometrics.postgres.search import PgCohort
-        except ImportError:  # until pgsearch lands: the exact in-memory cohort of the rows
-            return self._cohort_from_rows(gallery, int(row["version"]))
         return PgCohort(
             self.database,
             int(row["gallery_key"]),
@@ -623,33 +611,6 @@ class PostgresStore:
             int(row["person_count"]),
             int(row["face_count"]),
         )
-
-    def _cohort_from_rows(self, gallery: Gallery, version: int) -> Cohort:
-        """The gallery's templates as an in-memory Cohort (exact; same scores as the Table
-        store's), kept per (gallery_key, version) so it is rebuilt after every change."""
-        key = (int(gallery.generation), version)
-        with self._cohorts_lock:
-            cached = self._cohorts.get(key)
-            if cached is not None:
-                self._cohorts.move_to_end(key)
-                return cached
-        with self._cursor() as cur:
-            rows = cur.execute(
-                "SELECT person_id, embedding FROM faces"
-                " WHERE gallery_key = %s AND customer_id = %s AND model = %s",
-                (key[0], gallery.customer_id, gallery.recognition_model),
-            ).fetchall()
-        if rows:
-            matrix = np.stack([_array(r["embedding"]) for r in rows])
-        else:
-            matrix = np.zeros((0, 0), np.float32)
-        persons = np.array([r["person_id"] for r in rows], dtype=str)
-        cohort = Cohort(matrix, persons, calibration_for(gallery.recognition_model))
-        with self._cohorts_lock:
-            self._cohorts[key] = cohort
-            while len(self._cohorts) > _ROW_COHORTS:
-                self._cohorts.popitem(last=False)
-        return cohort
 
     def forget(self, customer_id: str, gallery_id: str | None = None) -> None:
         """Nothing of a gallery is kept between searches that a delete must drop."""
