@@ -10,7 +10,10 @@ hosts the tests start inherit.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,10 +34,14 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
-    server = LocalPostgres(tmp_path_factory.mktemp("postgres")).start()
+def postgres() -> Iterator[LocalPostgres]:
+    # not under pytest's tmp_path: as root, the server runs as an unprivileged user of the
+    # wheel's, and pytest's 0700 directories (re-made as the session goes) shut it out
+    directory = Path(tempfile.mkdtemp(prefix="facegate-pg-"))
+    server = LocalPostgres(directory / "data").start()
     try:
         with postgres_of_this_process(server.url):
             yield server
     finally:
         server.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -183,11 +183,13 @@ def _erase_everywhere(customer_id: str, erase: Callable[[GalleryBackend], T]) ->
     if not results:
         assert missing is not None
         raise missing
-    return results[0] if len(results) == 1 else _sum(results)
+    return results[0] if len(results) == 1 else _one_answer(results)
 
 
-def _sum(results: list[Any]) -> Any:
-    return sum(results) if all(isinstance(r, int) for r in results) else results[0]
+def _one_answer(results: list[Any]) -> Any:
+    """One answer for an erasure applied to both stores: a count is of the person's faces,
+    held once in each store while a move copies them, so the larger, not the sum."""
+    return max(results) if all(isinstance(r, int) for r in results) else results[0]
 
 
 # --- galleries --------------------------------------------------------------------------------

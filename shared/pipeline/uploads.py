@@ -6,8 +6,9 @@ and reads ``{name}.json`` from ``rs-<h>``. A BlobCreated event (Event Grid, thro
 possibly more than once for the same version (re-delivery, restarts, a newer version
 seen by an older event). It:
 
-1. reads the upload's properties (ETag, size, metadata) -- never its bytes yet;
-2. returns at once if a result for this very version exists (idempotent);
+1. reads the upload's properties (ETag, size, metadata) -- never its bytes yet -- and,
+   at the same time, the properties of an existing result;
+2. returns at once if that result answers this very version (idempotent);
 3. hands the request to the detect use case (``service.detection.detect_faces``): one
    policy decision, the gallery check, and only then a read of that exact version
    (conditional on its ETag, after the 6 MB check), analysis and identification;
@@ -28,6 +29,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -66,6 +68,8 @@ log = logging.getLogger("facegate.pipeline")
 # Failures that another try cannot fix: they end in a failed result at once.
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 FINAL_ERRORS = (BadArgument, InvalidImage, InvalidImageSize, NotFound, PolicyDenied, Conflict)
+# reads the existing result while the upload's properties are read (process_upload)
+_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload-lookup")
 
 
 def _utc() -> str:
@@ -140,14 +144,21 @@ def process_upload(upload: BlobClient) -> dict[str, Any] | None:
     if ref is None:
         return None
     started = time.perf_counter()
+    # The binding builds a new service client per call (and, with a managed identity, a new
+    # credential: a token request and a new TLS connection per upload); the process's
+    # shared client keeps its connections and token, and its bounded timeouts.
+    upload = clients.blob_service().get_blob_client(upload.container_name, upload.blob_name)
     result = clients.blob_service().get_blob_client(ref.results_container, ref.result_name)
     with storage_unavailable_as_503("blob storage"):
+        # the two reads are independent: one round trip of waiting instead of two
+        answered = _LOOKUPS.submit(blobs.existing_result, result)
         try:
             props = upload.get_blob_properties()
         except ResourceNotFoundError:
             log.info("upload %s of %s is gone; nothing to do", ref.name, ref.customer_id)
             return None
-        existing = blobs.existing_result(result)
+        finally:
+            existing = answered.result()
     if blobs.answers(existing, props.etag):
         log.info("upload %s of %s already has a result", ref.name, ref.customer_id)
         customer = _customer_or_none(ref.customer_id)

@@ -79,13 +79,15 @@ class FaceDetector:
     def windows(self, height: int, width: int) -> list[Window]:
         """Image regions and the scale (network px per image px) each is analysed at.
 
-        The whole image at the network's size is always one window. When a ``min_face``
+        The whole image at the network's size is one window. When a ``min_face``
         face would span fewer than ``smallest_in_net`` network pixels there, finer levels
         are added: the finest at the scale where it spans that many, coarser ones only where
         the face sizes one level covers (up to the tiles' overlap, so a face always lies whole
         in some tile) would not reach the next. A level is cut into tiles of at most
         ``max_input`` network pixels a side with the free-size network (one run covers a
-        640x480 photo's level), or into squares of the network's size without it.
+        640x480 photo's level), or into squares of the network's size without it. When the
+        coarsest free-size level is a single run over the whole image, it replaces the
+        whole-image window (it sees the same faces, at most twice as large).
         """
         cfg = self.config
         net = self.proposer.size
@@ -105,7 +107,17 @@ class FaceDetector:
                     x1, y1 = min(x0 + span, width), min(y0 + span, height)
                     out.append(Window(x0, y0, x1, y1, scale, free))
             scale /= growth
-        return out[: cfg.max_tiles]
+        out = out[: cfg.max_tiles]
+        coarsest = out[-1]
+        if coarsest.free_size and (coarsest.x1 - coarsest.x0, coarsest.y1 - coarsest.y0) == (
+            width,
+            height,
+        ):
+            # the coarsest free-size level is one run over the whole image at less than
+            # twice the whole-image scale: the fixed network's letterboxed pass adds nothing
+            # (the same faces on 627 eval and synthetic photos, docs/vision.md)
+            out = out[1:]
+        return out
 
     def _run(self, rgb: np.ndarray, window: Window) -> Detections:
         """BlazeFace on one window, in image pixels."""

@@ -6,8 +6,11 @@ Runs on a server of its own (stopped and restarted here), not the session's.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,10 +28,12 @@ from tools.dev.postgres import LocalPostgres
 
 
 @pytest.fixture
-def server(tmp_path) -> Iterator[LocalPostgres]:
-    local = LocalPostgres(tmp_path / "pg").start()
+def server() -> Iterator[LocalPostgres]:
+    directory = Path(tempfile.mkdtemp(prefix="facegate-pg-outage-"))  # see tests/conftest.py
+    local = LocalPostgres(directory / "data").start()
     yield local
     local.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_a_stopped_server_is_a_503_and_nothing_is_half_written(server):

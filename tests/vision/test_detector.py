@@ -18,19 +18,37 @@ def detector() -> FaceDetector:
     return Analyzer(Catalog(threads=1)).detector
 
 
-def test_a_640x480_level_is_one_free_size_run(detector: FaceDetector) -> None:
-    windows = detector.windows(480, 640)
-    assert [w.free_size for w in windows] == [False, True]
-    whole, level = windows
-    assert (whole.x1, whole.y1, whole.scale) == (640, 480, 0.3)
-    # a 36 px face spans the network's 16 px at the finer level
+def test_a_640x480_photo_is_one_free_size_run(detector: FaceDetector) -> None:
+    # a 36 px face spans the network's 16 px at the finer level, and that one run over the
+    # whole photo replaces the letterboxed whole-image pass
+    (level,) = detector.windows(480, 640)
+    assert level.free_size
     assert (level.x0, level.y0, level.x1, level.y1) == (0, 0, 640, 480)
     assert 36 * level.scale == pytest.approx(16, abs=0.01)
     fixed = FaceDetector(detector.proposer, detector.refiner, detector.config)
-    assert len(fixed.windows(480, 640)) == 5  # without it: four overlapping 192 px tiles
-    # large photos are cut into runs of at most max_input network pixels
-    for w in detector.windows(3072, 4096)[1:]:
-        assert max(w.x1 - w.x0, w.y1 - w.y0) * w.scale <= detector.config.max_input + 1
+    # without the free-size network: the whole image + four overlapping 192 px tiles
+    windows = fixed.windows(480, 640)
+    assert len(windows) == 5
+    assert (windows[0].x1, windows[0].y1, windows[0].scale) == (640, 480, 0.3)
+    # a photo small enough for the whole-image pass alone keeps it
+    (whole,) = detector.windows(300, 400)
+    assert not whole.free_size and (whole.x1, whole.y1) == (400, 300)
+
+
+def test_large_photos_are_runs_of_at_most_max_input(detector: FaceDetector) -> None:
+    limit = detector.config.max_input + 1
+    # 4096x3072: no free-size level covers the photo in one run, so the whole-image pass stays
+    whole, *levels = detector.windows(3072, 4096)
+    assert not whole.free_size and (whole.x1, whole.y1) == (4096, 3072)
+    for w in levels:
+        assert w.free_size and max(w.x1 - w.x0, w.y1 - w.y0) * w.scale <= limit
+    # 1920x1080: the coarsest level is one run over the photo, at most twice the scale of
+    # the letterboxed whole-image pass it replaces
+    windows = detector.windows(1080, 1920)
+    assert all(w.free_size and max(w.x1 - w.x0, w.y1 - w.y0) * w.scale <= limit for w in windows)
+    coarsest = windows[-1]
+    assert (coarsest.x0, coarsest.y0, coarsest.x1, coarsest.y1) == (0, 0, 1920, 1080)
+    assert 192 / 1920 < coarsest.scale <= 2 * 192 / 1920
 
 
 def test_free_size_network_decodes_like_the_fixed_one(detector: FaceDetector) -> None:

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tools.devhost import blobevents
+from tools.devhost import blobevents, storagestats
 from tools.devhost.host import DevHost, Options
 from tools.devhost.queuetrigger import DEFAULT_LEASE_SECONDS
 
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
+    storagestats.install_from_env()  # DEVHOST_STORAGE_STATS: round trips for bench/
     options = Options(
         app=args.app,
         host_json=args.host_json,
