@@ -9,7 +9,6 @@ Rounds: FACEGATE_ERASURE_ROUNDS (default 3).
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Iterator
 
@@ -26,10 +25,11 @@ from tests.e2e.test_erasure import (
     candidates,
     create_gallery,
     enroll,
+    enrolments_race_a_person_erasure,
+    everything_races_a_gallery_erasure,
     rows_of_gallery,
 )
 from tests.support.apphost import AppHost, app_env
-from tools.load.erasure import race
 
 
 @pytest.fixture(scope="module")
@@ -91,61 +91,13 @@ def test_the_galleries_are_in_postgresql_and_identify_and_verify_work(hosts, pro
 @pytest.mark.parametrize("instances", [1, 2])
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_enrolments_racing_a_person_erasure(hosts, probe, instances, round_):
-    a, b = hosts[0], hosts[instances - 1]
-    rng = random.Random(f"pg-person-{instances}-{round_}")
-    gallery = create_gallery(a)
-    person = add_person(a, gallery)
-    other = add_person(a, gallery, HOPPER)
-    for client in (a, b):
-        assert candidates(client, gallery, probe) == [person]
-    enrolments = [lambda c=c: enroll(c, gallery, person) for c in (a, b, a, b)]
-    erasures = [
-        lambda: a.request("DELETE", f"/galleries/{gallery}/persons/{person}"),
-        lambda: b.request("DELETE", f"/galleries/{gallery}/persons/{person}"),
-    ]
-    enrolled, erased = race(enrolments, erasures, rng)
-    assert set(enrolled) <= {200, 404}, enrolled
-    assert 200 in erased and set(erased) <= {200, 404}, erased
-    assert [r for r in rows_of_gallery(a.customer_id, gallery) if person in r[1]] == []
-    for client in (a, b):
-        assert person not in candidates(client, gallery, probe)
-        assert client.request("GET", f"/galleries/{gallery}/persons/{person}").status_code == 404
-    assert a.request("GET", f"/galleries/{gallery}/persons/{other}").status_code == 200
-    assert a.request("DELETE", f"/galleries/{gallery}").status_code == 200
+    enrolments_race_a_person_erasure(hosts, probe, instances, f"pg-person-{instances}-{round_}")
 
 
 @pytest.mark.parametrize("instances", [1, 2])
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_everything_racing_a_gallery_erasure(hosts, probe, instances, round_):
-    a, b = hosts[0], hosts[instances - 1]
-    rng = random.Random(f"pg-gallery-{instances}-{round_}")
-    gallery = create_gallery(a)
-    person, second = add_person(a, gallery), add_person(a, gallery, image=None)
-    busy = [
-        lambda: enroll(a, gallery, person),
-        lambda: enroll(b, gallery, second),
-        lambda: b.post_json(f"/galleries/{gallery}/persons", {"name": "late"}),
-        lambda: a.post_json(f"/galleries/{gallery}/persons", {"name": "late"}),
-        lambda: b.request("DELETE", f"/galleries/{gallery}/persons/{second}"),
-    ]
-    erasures = [
-        lambda: a.request("DELETE", f"/galleries/{gallery}"),
-        lambda: b.request("DELETE", f"/galleries/{gallery}"),
-    ]
-    during, erased = race(busy, erasures, rng)
-    assert set(during) <= {200, 404}, during
-    assert 200 in erased and set(erased) <= {200, 404}, erased
-    assert rows_of_gallery(a.customer_id, gallery) == []
-    for client in (a, b):
-        gone = client.post_json("/identify", {"galleryId": gallery, "faceIds": [probe]})
-        assert (gone.status_code, error_code(gone)) == (404, "NotFound")
-    again = b.request("PUT", f"/galleries/{gallery}", json={"name": "again"})
-    assert again.status_code == 200, again.text
-    for client in (a, b):
-        assert client.request("GET", f"/galleries/{gallery}/persons").json() == []
-        assert candidates(client, gallery, probe) == []
-    assert [r[2] for r in rows_of_gallery(a.customer_id, gallery)] == ["gallery"]
-    assert a.request("DELETE", f"/galleries/{gallery}").status_code == 200
+    everything_races_a_gallery_erasure(hosts, probe, instances, f"pg-gallery-{instances}-{round_}")
 
 
 def test_an_unreachable_database_is_a_503_and_nothing_is_written(
