@@ -49,6 +49,10 @@ class Gallery:
     generation: str  # new for every gallery created, so a re-created id starts empty
     state: str = ACTIVE
     store: str = TABLE  # which store holds it
+    # PostgreSQL only (read with the row, so a search needs no second read): persons with
+    # at least one face, and faces, at ``version``
+    person_count: int = 0
+    face_count: int = 0
 
     @property
     def partition(self) -> str:

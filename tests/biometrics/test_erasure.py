@@ -199,18 +199,8 @@ def test_creations_racing_a_gallery_erasure_leave_nothing_and_a_new_gallery_is_e
     assert biometric_rows(customer) == []
 
 
-@pytest.mark.parametrize("round_", range(ROUNDS))
-def test_face_deletes_racing_each_other_enrolments_and_the_person_erasure(customer, round_):
-    make_gallery(customer)
-    ada = store.create_person(customer, "staff", "Ada", "").person_id
-    faces = [enrol(customer, ada, seed)() for seed in range(3)]
-    drop = lambda face: lambda: store.delete_face(customer, "staff", ada, face)  # noqa: E731
-    erase = lambda: store.delete_person(customer, "staff", ada)  # noqa: E731
-    calls = [drop(faces[0]), drop(faces[0]), drop(faces[1]), enrol(customer, ada, 7)]
-    outcomes = race(*calls, erase, late=1, rng=random.Random(round_))
-    assert set(outcomes) <= {"ok", "NotFound"}, outcomes
-    assert outcomes[-1] == "ok"  # the person existed when its erasure began
-    assert biometric_rows(customer) == []
+# Twin face deletes racing enrolments and the person's erasure: tests/galleries/test_contract.py
+# (test_twin_face_deletes_enrolments_and_the_person_erasure, on this store and PostgreSQL).
 
 
 def test_the_face_limit_holds_under_concurrent_enrolments(customer):

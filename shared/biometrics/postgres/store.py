@@ -51,7 +51,7 @@ from shared.matching import Searchable
 
 _SELECT_GALLERY = (
     "SELECT gallery_key, customer_id, gallery_id, name, user_data, recognition_model, created,"
-    " version FROM galleries WHERE customer_id = %s"
+    " version, person_count, face_count FROM galleries WHERE customer_id = %s"
 )
 # a person with the ids of its faces (in id order)
 _SELECT_PERSONS = """SELECT p.person_id, p.name, p.user_data,
@@ -83,6 +83,8 @@ def _gallery_from(row: dict[str, Any]) -> Gallery:
         generation=str(row["gallery_key"]),
         state=ACTIVE,
         store=POSTGRES,
+        person_count=int(row["person_count"]),
+        face_count=int(row["face_count"]),
     )
 
 
@@ -146,7 +148,7 @@ class PostgresStore:
                     VALUES (%s, %s, %s, %s, %s, %s)
                     ON CONFLICT (customer_id, gallery_id) DO NOTHING
                     RETURNING gallery_key, customer_id, gallery_id, name, user_data,
-                        recognition_model, created, version""",
+                        recognition_model, created, version, person_count, face_count""",
                 (customer_id, gallery_id, name, user_data, recognition_model, _created(created)),
             ).fetchone()
         if row is None:
@@ -593,23 +595,17 @@ class PostgresStore:
     # --- search ---------------------------------------------------------------------------
 
     def cohort(self, gallery: Gallery) -> Searchable:
-        """The gallery as a normalisation cohort, searched in the database (PgCohort)."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                "SELECT gallery_key, version, person_count, face_count FROM galleries"
-                " WHERE gallery_key = %s AND customer_id = %s",
-                (int(gallery.generation), gallery.customer_id),
-            ).fetchone()
-        if row is None:
-            raise _gallery_missing(gallery.gallery_id)
+        """The gallery as a normalisation cohort, searched in the database (PgCohort), at the
+        version and counts read with the gallery (its faces are queried live: an erasure that
+        answered before the search began is never matched)."""
         return PgCohort(
             self.database,
-            int(row["gallery_key"]),
+            int(gallery.generation),
             gallery.customer_id,
             gallery.recognition_model,
-            int(row["version"]),
-            int(row["person_count"]),
-            int(row["face_count"]),
+            int(gallery.version),
+            gallery.person_count,
+            gallery.face_count,
         )
 
     def forget(self, customer_id: str, gallery_id: str | None = None) -> None:
