@@ -16,12 +16,14 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ENV = "DEVHOST_STORAGE_STATS"
 log = logging.getLogger("devhost.storagestats")
+FLUSH_SECONDS = 0.25  # bench_pipeline waits 2 s before it reads the file
 
 # resource kinds by the first path segment after the account (Azurite puts the account
 # in the path; Azure in the host name)
@@ -64,6 +66,7 @@ class StorageStats:
         self.path = path
         self.account = account
         self._lock = threading.Lock()
+        self._changed = threading.Event()
         self.requests: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
@@ -74,11 +77,29 @@ class StorageStats:
             self.requests[key] += 1
             self.sent[key] += sent
             self.received[key] += received
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.snapshot()))
-            tmp.replace(self.path)
+        self._changed.set()
+
+    def flush(self) -> None:
+        """Rewrite the file with the counts so far (atomically: readers never see half)."""
+        self._changed.clear()
+        with self._lock:
+            text = json.dumps(self.snapshot())
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.path)
+
+    def flush_forever(self, interval: float = FLUSH_SECONDS) -> None:
+        """Flush whenever counts changed, at most once per ``interval`` (a daemon thread)."""
+        while True:
+            self._changed.wait()
+            try:
+                self.flush()
+            except OSError:
+                log.warning("storage stats not written", exc_info=True)
+            time.sleep(interval)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
+        """Counts by request kind (callers hold the lock or accept a moving picture)."""
         return {
             key: {
                 "requests": self.requests[key],
@@ -118,6 +139,7 @@ def install_from_env(account: str | None = None) -> StorageStats | None:
     from azure.core.pipeline.transport import RequestsTransport
 
     stats = StorageStats(Path(target), account or "devstoreaccount1")
+    threading.Thread(target=stats.flush_forever, name="storage-stats", daemon=True).start()
     original = RequestsTransport.send
 
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
@@ -127,7 +149,7 @@ def install_from_env(account: str | None = None) -> StorageStats | None:
             received = _received(request.method, response)
             stats.add(request.method, request.url, sent, received)
         except Exception:
-            log.warning("storage stats not written", exc_info=True)
+            log.warning("storage request not counted", exc_info=True)
         return response
 
     RequestsTransport.send = send  # type: ignore[method-assign]
