@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.devhost import blobevents, eventgrid, flex, hostconfig, sdktypes, storage
+from tools.devhost import blobevents, eventgrid, flex, hostconfig, sdktypes, storage, storagestats
 from tools.devhost.blobpath import blob_path, fill
 from tools.devhost.blobtrigger import BlobTriggerRunner
 from tools.devhost.functions import (
@@ -174,7 +174,7 @@ class DevHost:
     def run(self, spec: FunctionSpec, kwargs: dict[str, Any], detail: str) -> tuple[bool, Any]:
         """Invoke once; log one line (name, status, id, duration); never raise."""
         invocation_id = new_invocation_id()
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         ok, result = True, None
         try:
             result = self.invoker.call(spec, kwargs, invocation_id)
@@ -182,6 +182,7 @@ class DevHost:
             ok = False
             log.exception("Function '%s' failed (Id=%s)", spec.name, invocation_id)
         duration = time.monotonic() - started
+        storagestats.invocation(spec.name, time.thread_time() - cpu)  # bench/ only
         log.info(
             "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms) %s",
             spec.name,

@@ -70,6 +70,14 @@ class StorageStats:
         self.requests: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
+        self.invocations: Counter[str] = Counter()
+        self.function_cpu: Counter[str] = Counter()  # seconds
+
+    def add_invocation(self, function: str, cpu_seconds: float) -> None:
+        with self._lock:
+            self.invocations[function] += 1
+            self.function_cpu[function] += cpu_seconds
+        self._changed.set()
 
     def add(self, method: str, url: str, sent: int, received: int) -> None:
         key = f"{method} {kind_of(url, self.account)}"
@@ -98,15 +106,24 @@ class StorageStats:
                 log.warning("storage stats not written", exc_info=True)
             time.sleep(interval)
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """Counts by request kind (callers hold the lock or accept a moving picture)."""
+    def snapshot(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Counts by request kind and by function (callers hold the lock)."""
         return {
-            key: {
-                "requests": self.requests[key],
-                "sent": self.sent[key],
-                "received": self.received[key],
-            }
-            for key in sorted(self.requests)
+            "requests": {
+                key: {
+                    "requests": self.requests[key],
+                    "sent": self.sent[key],
+                    "received": self.received[key],
+                }
+                for key in sorted(self.requests)
+            },
+            "functions": {
+                name: {
+                    "invocations": self.invocations[name],
+                    "cpu_ms": 1000 * self.function_cpu[name],
+                }
+                for name in sorted(self.invocations)
+            },
         }
 
 
@@ -131,8 +148,18 @@ def _received(method: str, response: Any) -> int:
     return _length(getattr(response, "headers", None), read)
 
 
+_installed: StorageStats | None = None
+
+
+def invocation(function: str, cpu_seconds: float) -> None:
+    """Count one invocation of ``function`` and its CPU time (nothing unless installed)."""
+    if _installed is not None:
+        _installed.add_invocation(function, cpu_seconds)
+
+
 def install_from_env(account: str | None = None) -> StorageStats | None:
     """Patch the SDKs' HTTP transport to count requests when ``DEVHOST_STORAGE_STATS`` is set."""
+    global _installed
     target = os.environ.get(ENV)
     if not target:
         return None
@@ -153,4 +180,5 @@ def install_from_env(account: str | None = None) -> StorageStats | None:
         return response
 
     RequestsTransport.send = send  # type: ignore[method-assign]
+    _installed = stats
     return stats
