@@ -77,3 +77,33 @@ def test_ready_made_specs_pin_a_hash_and_converted_ones_a_golden_input() -> None
         else:
             assert spec.golden is not None, spec.name
         assert dataclasses.asdict(spec)["source"] in SOURCES, spec.name
+
+
+def test_prelu_is_rewritten_as_relu_plus_slope_times_min_with_equal_values() -> None:
+    slope = np.array([-1.6, -0.25, 0.0, 0.1, 1.0, 1.37], np.float32).reshape(1, 6, 1, 1)
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 5, 7])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6, 5, 7])
+    prelu = helper.make_node("PRelu", ["x", "slope"], ["y"], name="act")
+    graph = helper.make_graph(
+        [prelu], "t", [x_info], [y_info], [onnx.numpy_helper.from_array(slope, "slope")]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    original = ort.InferenceSession(model.SerializeToString())
+    rewritten_model = tidy(onnx.load_from_string(model.SerializeToString()), {})
+    assert sorted(n.op_type for n in rewritten_model.graph.node) == ["Add", "Min", "Mul", "Relu"]
+    rewritten = ort.InferenceSession(rewritten_model.SerializeToString())
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 6, 5, 7)) * 100).astype(np.float32)
+    x.flat[:6] = [0.0, -0.0, 1e-45, -1e-45, 3e38, -3e38]  # zeros, denormals, near-overflow
+    (want,) = original.run(None, {"x": x})
+    (got,) = rewritten.run(None, {"x": x})
+    assert np.array_equal(got, want)  # equal values (-0.0 == 0.0: a zero's sign may differ)
+
+
+def test_no_shipped_model_keeps_a_prelu() -> None:
+    """A rebuild that loses the rewrite would bring back FaceMesh's slow PRelu path."""
+    models = Path(__file__).resolve().parents[2] / "models"
+    for path in sorted(models.glob("*.onnx")):
+        ops = {node.op_type for node in onnx.load(path).graph.node}
+        assert "PRelu" not in ops, path.name

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,9 @@ def ensure_node() -> Path:
 
 # -- ONNX tidying -------------------------------------------------------------------------------
 def tidy(model: onnx.ModelProto, rename: dict[str, str]) -> onnx.ModelProto:
-    """Readable I/O names, symbolic dims N/H/W, no build paths in doc strings."""
+    """Readable I/O names, symbolic dims N/H/W, no build paths in doc strings, PRelu as Relu."""
     graph = model.graph
+    prelu_as_relu(graph)
     for node in graph.node:
         node.input[:] = [rename.get(n, n) for n in node.input]
         node.output[:] = [rename.get(n, n) for n in node.output]
@@ -116,6 +118,65 @@ def tidy(model: onnx.ModelProto, rename: dict[str, str]) -> onnx.ModelProto:
     _canonical_constant_names(graph)
     onnx.checker.check_model(model)
     return model
+
+
+def with_symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Every intermediate tensor annotated with its shape in terms of the input's symbolic
+    dims (onnxruntime's symbolic shape inference: ``floor(H/2)``...).
+
+    Without them onnxruntime cannot prove that a residual Add's two inputs have the same
+    shape, so it leaves the Add (and its Relu) outside the convolution before it, as the
+    fixed 192 px model has them: the free-size BlazeFace took 0.89x the time with them at
+    288x224, as long as the fixed model at 192x192. ``auto_merge`` equates the upsampled
+    and the skip branch of the feature pyramid, which are equal for sides that are
+    multiples of 32 (``shared.vision.blazeface.ALIGN`` pads every run to them).
+    """
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    inferred.graph.output.sort(key=lambda v: [o.name for o in model.graph.output].index(v.name))
+    for mine, theirs in zip(inferred.graph.output, model.graph.output, strict=True):
+        mine.CopyFrom(theirs)  # the declared outputs stay as they were (anchors: "A")
+    onnx.checker.check_model(inferred)
+    return inferred
+
+
+PRELU_ZERO = "prelu_zero"
+
+
+def prelu_as_relu(graph: onnx.GraphProto) -> int:
+    """Every ``PRelu(x, slope)`` as ``Relu(x) + slope * Min(x, 0)``; returns how many.
+
+    Exact: for x >= 0 the sum is x + (+-0) = x, for x < 0 it is 0 + slope * x, the very
+    product PRelu computes (only a zero's sign can differ: 0 + -0 is +0); FaceMesh's
+    outputs are bit-identical. onnxruntime's CPU provider runs PRelu outside its blocked
+    (NCHWc) convolution layout, so each one cost two layout reorders and a slow
+    broadcast: 53% of FaceMesh's time. As Relu, Min, Mul and Add it takes half the time
+    (docs/vision.md, "Speed").
+    """
+    nodes, replaced = [], 0
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        (x, slope), (y,) = node.input, node.output
+        base = node.name or y
+        nodes += [
+            onnx.helper.make_node("Relu", [x], [f"{base}/relu"], name=f"{base}/relu"),
+            onnx.helper.make_node("Min", [x, PRELU_ZERO], [f"{base}/min"], name=f"{base}/min"),
+            onnx.helper.make_node(
+                "Mul", [f"{base}/min", slope], [f"{base}/negative"], name=f"{base}/negative"
+            ),
+            onnx.helper.make_node("Add", [f"{base}/relu", f"{base}/negative"], [y], name=base),
+        ]
+        replaced += 1
+    if replaced:
+        del graph.node[:]
+        graph.node.extend(nodes)
+        if PRELU_ZERO not in {init.name for init in graph.initializer}:
+            zero = onnx.numpy_helper.from_array(np.zeros(1, np.float32), PRELU_ZERO)
+            graph.initializer.append(zero)
+    return replaced
 
 
 def _canonical_constant_names(graph: onnx.GraphProto) -> None:
@@ -258,6 +319,7 @@ class Builder:
             anchors = output.type.tensor_type.shape.dim[1]
             anchors.ClearField("dim_value")
             anchors.dim_param = "A"
+        model = with_symbolic_shapes(model)
         out = self.models_dir / spec.file
         out.write_bytes(model.SerializeToString())
         record = np.load(self.golden_dir / f"{spec.golden_name}.npz")
@@ -274,7 +336,9 @@ class Builder:
         if max(errors.values()) > golden.RTOL:
             raise BuildError(f"{spec.name}: differs from its golden record by {errors}")
         conversion = {
-            "method": f"{spec.derived_from} with free input height/width (onnx {onnx.__version__})",
+            "method": f"{spec.derived_from} with free input height/width and every tensor's "
+            f"shape annotated in terms of them (onnx {onnx.__version__}, onnxruntime "
+            f"{ort.__version__} symbolic shape inference)",
             "tool": "tools/models/build.py (Builder._free_size)",
         }
         verification = {
@@ -369,7 +433,8 @@ class Builder:
             "(tools/models/conv-requirements.txt)",
             "opset": 17,
             "shims": TF2ONNX_SHIMS,
-            "post": "inputs/outputs renamed, dims named N/H/W, doc strings cleared",
+            "post": "inputs/outputs renamed, dims named N/H/W, doc strings cleared, PRelu as "
+            "Relu(x) + slope * Min(x, 0) (exact values; build.prelu_as_relu)",
         }
 
     def _reference(self, spec: ModelSpec, src: Path, x: np.ndarray, tmp: Path):
@@ -514,6 +579,8 @@ def _same_outputs(old: Path, new: Path, x: np.ndarray) -> bool:
     """
     if not old.exists():
         return False
+    if _op_counts(onnx.load(old)) != _op_counts(onnx.load(new)):
+        return False  # a different graph (e.g. a new rewrite) with the same outputs
     try:
         a, b = _session(old), _session(new)
         if [(v.name, v.shape) for v in a.get_inputs()] != [
@@ -526,6 +593,10 @@ def _same_outputs(old: Path, new: Path, x: np.ndarray) -> bool:
         )
     except Exception:  # an unreadable old file is simply replaced
         return False
+
+
+def _op_counts(model: onnx.ModelProto) -> Counter[str]:
+    return Counter(node.op_type for node in model.graph.node)
 
 
 def _original_name(spec: ModelSpec, final: str) -> str:
