@@ -277,11 +277,13 @@ def _dense_block4(g: GraphBuilder, x: str, prefix: str, first: bool) -> str:
     else:
         out1 = g.separable(x, prefix + "/conv0", 2)
     out1 = g.relu(out1)
-    out2 = g.separable(out1, prefix + "/conv1", 1)
-    out3 = g.separable(g.relu(g.add(out1, out2)), prefix + "/conv2", 1)
-    in4 = g.relu(g.add(out1, g.add(out2, out3)))
-    out4 = g.separable(in4, prefix + "/conv3", 1)
-    return g.relu(g.add(out1, g.add(out2, g.add(out3, out4))))
+    # face-api.js sums out1 + (out2 + (out3 + out4)); running sums add the same terms in
+    # another order (last-bit rounding, within the golden tolerance) with each convolution's
+    # output used once, so onnxruntime folds every Add into the convolution before it
+    sum2 = g.add(g.separable(out1, prefix + "/conv1", 1), out1)
+    sum3 = g.add(g.separable(g.relu(sum2), prefix + "/conv2", 1), sum2)
+    sum4 = g.add(g.separable(g.relu(sum3), prefix + "/conv3", 1), sum3)
+    return g.relu(sum4)
 
 
 def build_expression(weights: dict[str, Weight]) -> onnx.ModelProto:
