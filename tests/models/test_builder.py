@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from tools.models import faceapi
-from tools.models.build import tidy
+from tools.models.build import channel_padding_as_concat, tidy, with_symbolic_shapes
 from tools.models.sources import SOURCES, SourceMismatch, fetch
 
 
@@ -107,3 +107,34 @@ def test_no_shipped_model_keeps_a_prelu() -> None:
     for path in sorted(models.glob("*.onnx")):
         ops = {node.op_type for node in onnx.load(path).graph.node}
         assert "PRelu" not in ops, path.name
+
+
+def test_channel_padding_becomes_a_concatenated_zero_convolution() -> None:
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, "H", "W"])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32, "H", "W"])
+    z_info = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 16, "H2", "W2"])
+    channel_pads = onnx.numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 16, 0, 0]), "cp")
+    spatial_pads = onnx.numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1]), "sp")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("Pad", ["r", "cp"], ["y"], name="widen"),
+            helper.make_node("Pad", ["r", "sp"], ["z"], name="border"),
+        ],
+        "t",
+        [x_info],
+        [y_info, z_info],
+        [channel_pads, spatial_pads],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    original = ort.InferenceSession(model.SerializeToString())
+    rewritten_model = with_symbolic_shapes(onnx.load_from_string(model.SerializeToString()))
+    assert channel_padding_as_concat(rewritten_model.graph) == 1  # the border pad stays
+    ops = sorted(n.op_type for n in rewritten_model.graph.node)
+    assert ops == ["Concat", "Conv", "Pad", "Relu"]
+    assert "cp" not in {init.name for init in rewritten_model.graph.initializer}
+    rewritten = ort.InferenceSession(rewritten_model.SerializeToString())
+    x = np.random.default_rng(2).standard_normal((1, 16, 6, 9)).astype(np.float32)
+    for want, got in zip(original.run(None, {"x": x}), rewritten.run(None, {"x": x}), strict=True):
+        assert np.array_equal(got, want)
