@@ -170,7 +170,7 @@ def _processed_at(result: dict[str, Any]) -> float:
 
 def _run_batch(
     data: list[bytes], host: AppHost, stats_file: Path, cpu: int | None, emulator: Azurite
-) -> tuple[list[dict], float, float, dict[str, dict[str, int]], dict[str, float]]:
+) -> tuple[list[dict], float, float, dict[str, dict[str, dict[str, float]]], dict[str, float]]:
     """Upload ``data`` for a fresh customer and wait for every result: (results, s, upload
     s, the host's storage requests in between, the CPU seconds the host and Azurite used)."""
     customer = seed_customer(
@@ -274,7 +274,9 @@ def run(uploads: int, instance_cpu: int | None = None) -> dict[str, Any]:
         # process's CPU per upload (its Event Grid emulation thread included)
         "cpu_ratio": raw[1]["cpu_ms_per_image"] / pipeline["host_cpu_ms_per_upload"],
         # the same with the function's CPU alone (no host emulation: Azure's host is .NET)
-        "function_cpu_ratio": raw[1]["cpu_ms_per_image"] / pipeline["function_cpu_ms_per_upload"],
+        "function_cpu_ratio": raw[1]["cpu_ms_per_image"] / pipeline["function_cpu_ms_per_upload"]
+        if pipeline["function_cpu_ms_per_upload"]
+        else float("nan"),  # a dev host without the function counters
         "mean_image_bytes": float(np.mean([len(d) for d in data])),
     }
 

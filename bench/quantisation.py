@@ -128,10 +128,18 @@ def run(data_dir: Path, per_group: int, keep_ends: bool, calibrate_on_data: int)
     analyzer = Analyzer(Catalog(threads=1))
     data = load(data_dir)
     calibration = portrait_chips(analyzer)
+    measured = {entry.path for _, entry in faces(data, per_group)}
+    calibrated_groups: dict[str, int] = defaultdict(int)
     if calibrate_on_data:  # a diagnostic only: never ship a model calibrated on eval photos
-        extra = [e for e in data.attributes if e.get("race")][-calibrate_on_data:]
-        for entry in extra:
-            calibration += chips(analyzer, decode(data.read(entry)).rgb)[:1]
+        spare = [e for e in data.attributes if e.get("race") and e.path not in measured]
+        for entry in spare[-calibrate_on_data:]:  # never a face that is also measured
+            try:
+                found = chips(analyzer, decode(data.read(entry)).rgb)[:1]
+            except FaceGateError as error:
+                print(f"skipped {entry.path}: {error.code}", file=sys.stderr)
+                continue
+            calibration += found
+            calibrated_groups[entry.get("race")] += len(found)
     with tempfile.TemporaryDirectory() as tmp:
         quantised = Path(tmp) / f"{MODEL}.int8.onnx"
         quantise(DEFAULT_MODELS_DIR / f"{MODEL}.onnx", quantised, np.array(calibration), keep_ends)
@@ -166,6 +174,7 @@ def run(data_dir: Path, per_group: int, keep_ends: bool, calibrate_on_data: int)
     return {
         "calibration_chips": len(calibration),
         "calibrated_on_data": calibrate_on_data,
+        "calibration_faces_by_group": dict(sorted(calibrated_groups.items())),
         "keep_ends": keep_ends,
         **timing,
         "threshold": DISTANCE_THRESHOLD,
@@ -179,7 +188,7 @@ def render(r: dict[str, Any]) -> str:
         f"int8 {r['int8_ms']:.2f} ms ({r['int8_ms'] / r['fp32_ms']:.2f}x)",
         f"calibration: {r['calibration_chips']} chips (portraits"
         + (
-            f" + {r['calibrated_on_data']} data faces: diagnostic only)"
+            f" + data faces {r['calibration_faces_by_group']}: diagnostic only)"
             if r["calibrated_on_data"]
             else ")"
         )

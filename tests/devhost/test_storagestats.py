@@ -60,7 +60,11 @@ def test_counts_and_bytes_are_written_by_the_flusher(tmp_path: Path) -> None:
     stats.add_invocation("process_upload", 0.050)
     stats.add_invocation("process_upload", 0.030)
     written = _written_when(
-        tmp_path / "stats.json", lambda w: w.get("functions", {}).get("process_upload")
+        tmp_path / "stats.json",
+        lambda w: (
+            w.get("functions", {}).get("process_upload", {}).get("invocations") == 2
+            and "PUT result blob" in w.get("requests", {})
+        ),
     )
     assert written["requests"] == {
         "GET upload blob": {"requests": 2, "sent": 0, "received": 100_000},

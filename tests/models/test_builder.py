@@ -138,3 +138,64 @@ def test_channel_padding_becomes_a_concatenated_zero_convolution() -> None:
     x = np.random.default_rng(2).standard_normal((1, 16, 6, 9)).astype(np.float32)
     for want, got in zip(original.run(None, {"x": x}), rewritten.run(None, {"x": x}), strict=True):
         assert np.array_equal(got, want)
+
+
+def _pad_graph(
+    pad: onnx.NodeProto, inits: list[onnx.TensorProto], opset: int = 17
+) -> onnx.ModelProto:
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, "H", "W"])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([pad], "t", [x_info], [y_info], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _const(name: str, value) -> onnx.TensorProto:
+    return onnx.numpy_helper.from_array(np.asarray(value), name)
+
+
+CHANNEL_PADS = [0, 0, 0, 0, 0, 16, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("pad", "inits"),
+    [
+        pytest.param(
+            helper.make_node("Pad", ["x", "p", "v"], ["y"]),
+            [_const("p", CHANNEL_PADS), _const("v", np.float32(1.0))],
+            id="non-zero constant value",
+        ),
+        pytest.param(
+            helper.make_node("Pad", ["x", "p"], ["y"], mode="reflect"),
+            [_const("p", CHANNEL_PADS)],
+            id="reflect mode",
+        ),
+        pytest.param(
+            helper.make_node("Pad", ["x", "p", "", "a"], ["y"]),
+            [_const("p", CHANNEL_PADS), _const("a", [1, 0, 2, 3])],
+            id="axes input",
+        ),
+        pytest.param(
+            helper.make_node("Pad", ["x", "p"], ["y"]),
+            [_const("p", [0, 0, 0, 0, 0, -4, 0, 0])],
+            id="a crop, not a padding",
+        ),
+        pytest.param(helper.make_node("Pad", ["x", "p"], ["y"]), [], id="pads not constant"),
+    ],
+)
+def test_paddings_that_are_not_zero_channels_stay(pad, inits) -> None:
+    graph = _pad_graph(pad, inits).graph
+    if not inits:  # pads computed at run time: the graph's input, not an initializer
+        graph.input.append(helper.make_tensor_value_info("p", TensorProto.INT64, [8]))
+    graph.value_info.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 4, 4]))
+    assert channel_padding_as_concat(graph) == 0
+    assert [n.op_type for n in graph.node] == ["Pad"]
+
+
+def test_the_shipped_free_size_blazeface_has_no_channel_padding_left() -> None:
+    """A rebuild whose shape inference lost the channel counts would bring the Pads back."""
+    path = Path(__file__).resolve().parents[2] / "models" / "blazeface_full_any.onnx"
+    model = onnx.load(path)
+    assert {n.op_type for n in model.graph.node}.isdisjoint({"Pad"})
+    assert len(model.graph.value_info) > 100  # every tensor's shape in terms of H and W

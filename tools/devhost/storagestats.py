@@ -11,6 +11,7 @@ the Event Grid path's cost in Azure is measured rather than assumed (docs/accura
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -92,9 +93,9 @@ class StorageStats:
         self._changed.clear()
         with self._lock:
             text = json.dumps(self.snapshot())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(self.path)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(self.path)
 
     def flush_forever(self, interval: float = FLUSH_SECONDS) -> None:
         """Flush whenever counts changed, at most once per ``interval`` (a daemon thread)."""
@@ -167,6 +168,7 @@ def install_from_env(account: str | None = None) -> StorageStats | None:
 
     stats = StorageStats(Path(target), account or "devstoreaccount1")
     threading.Thread(target=stats.flush_forever, name="storage-stats", daemon=True).start()
+    atexit.register(stats.flush)  # the last counts, when the host stops
     original = RequestsTransport.send
 
     def send(self: Any, request: Any, **kwargs: Any) -> Any:

@@ -9,6 +9,7 @@ ONNX against it, and store that pair as the golden record. TensorFlow lives only
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -125,20 +126,50 @@ def with_symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     dims (onnxruntime's symbolic shape inference: ``floor(H/2)``...).
 
     Without them onnxruntime cannot prove that a residual Add's two inputs have the same
-    shape, so it leaves the Add (and its Relu) outside the convolution before it, as the
-    fixed 192 px model has them: the free-size BlazeFace took 0.89x the time with them at
-    288x224, as long as the fixed model at 192x192. ``auto_merge`` equates the upsampled
-    and the skip branch of the feature pyramid, which are equal for sides that are
-    multiples of 32 (``shared.vision.blazeface.ALIGN`` pads every run to them).
+    shape, so it leaves the Add (and its Relu) outside the convolution before it, where the
+    fixed 192 px model has them fused: with them the free-size BlazeFace took 0.89x the
+    time at 288x224. ``auto_merge`` equates the upsampled and the skip branch of the
+    feature pyramid, which are equal for sides that are multiples of 32
+    (``shared.vision.blazeface.ALIGN`` pads every run to them).
     """
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    inferred.graph.output.sort(key=lambda v: [o.name for o in model.graph.output].index(v.name))
+    # it writes scratch files into the working directory when inference is incomplete
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    if inferred is None:
+        raise BuildError("symbolic shape inference needs opset 7 or later")
     for mine, theirs in zip(inferred.graph.output, model.graph.output, strict=True):
         mine.CopyFrom(theirs)  # the declared outputs stay as they were (anchors: "A")
     onnx.checker.check_model(inferred)
     return inferred
+
+
+def _float_channels(graph: onnx.GraphProto) -> dict[str, int]:
+    """Known channel counts (dim 1) of the float32 4-d tensors with a shape annotation."""
+    return {
+        v.name: v.type.tensor_type.shape.dim[1].dim_value
+        for v in [*graph.value_info, *graph.input]
+        if len(v.type.tensor_type.shape.dim) == 4
+        and v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    }
+
+
+def is_channel_zero_padding(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool:
+    """A constant-mode ``Pad`` (opset 11+, no ``axes``) that only appends zero channels."""
+    if node.op_type != "Pad" or len(node.input) < 2 or node.input[1] not in constants:
+        return False
+    mode = {a.name: a for a in node.attribute}.get("mode")
+    if mode is not None and mode.s not in (b"", b"constant"):
+        return False
+    if len(node.input) > 2 and node.input[2]:  # a constant value other than the default 0
+        value = constants.get(node.input[2])
+        if value is None or np.any(value != 0):
+            return False
+    if len(node.input) > 3 and node.input[3]:  # opset 18 axes: pads index other axes
+        return False
+    pads = constants[node.input[1]]
+    return pads.shape == (8,) and not pads[[0, 1, 2, 3, 4, 6, 7]].any() and int(pads[5]) > 0
 
 
 def channel_padding_as_concat(graph: onnx.GraphProto) -> int:
@@ -148,42 +179,34 @@ def channel_padding_as_concat(graph: onnx.GraphProto) -> int:
     BlazeFace widens its skip connections by padding channels with zeros. onnxruntime's
     CPU provider has no blocked-layout Pad, so each one cost two layout reorders and kept
     the residual Add out of the convolution before it; a 1x1 convolution with zero weights
-    gives the same zeros (x is finite: it comes out of a Relu or a MaxPool) in the blocked
-    layout, and the Adds fuse (0.9x at 288x224; outputs within 1e-4, the fused sums round
-    differently). Needs the input's channel count: run after ``with_symbolic_shapes``.
+    gives the same zeros for finite x (here x comes out of a Relu or a MaxPool) in the
+    blocked layout, and the Adds fuse (0.84x at 288x224; outputs within 1e-4, the fused
+    sums round differently). Only float32 inputs with a known channel count are rewritten:
+    run after ``with_symbolic_shapes``.
     """
-    channels = {
-        v.name: v.type.tensor_type.shape.dim[1].dim_value
-        for v in [*graph.value_info, *graph.input]
-        if len(v.type.tensor_type.shape.dim) == 4
-    }
+    channels = _float_channels(graph)
     constants = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    taken = {init.name for init in graph.initializer} | {
+        name for node in graph.node for name in [*node.input, *node.output]
+    }
     nodes, replaced = [], 0
     for node in graph.node:
-        pads = constants.get(node.input[1]) if node.op_type == "Pad" else None
-        mode = {a.name: a for a in node.attribute}.get("mode")
         x = node.input[0] if node.input else ""
-        zero_value = len(node.input) < 3 or not node.input[2]
-        if (
-            pads is None
-            or (mode is not None and mode.s not in (b"", b"constant"))
-            or not zero_value
-            or pads.shape != (8,)
-            or pads[[0, 1, 2, 3, 4, 6, 7]].any()
-            or not channels.get(x)
-        ):
+        if not is_channel_zero_padding(node, constants) or not channels.get(x):
             nodes.append(node)
             continue
-        added, base = int(pads[5]), node.name or node.output[0]
+        (y,) = node.output
+        zeros, weights_name = f"{y}/zeros", f"{y}/zero_weights"
+        if zeros in taken or weights_name in taken:
+            raise BuildError(f"{node.name}: the rewrite's names {zeros!r} are taken")
         weights = onnx.numpy_helper.from_array(
-            np.zeros((added, channels[x], 1, 1), np.float32), f"{base}/zero_weights"
+            np.zeros((int(constants[node.input[1]][5]), channels[x], 1, 1), np.float32),
+            weights_name,
         )
         graph.initializer.append(weights)
         nodes += [
-            onnx.helper.make_node(
-                "Conv", [x, weights.name], [f"{base}/zeros"], name=f"{base}/zeros"
-            ),
-            onnx.helper.make_node("Concat", [x, f"{base}/zeros"], node.output, name=base, axis=1),
+            onnx.helper.make_node("Conv", [x, weights_name], [zeros], name=zeros),
+            onnx.helper.make_node("Concat", [x, zeros], [y], name=node.name or y, axis=1),
         ]
         replaced += 1
     if replaced:
@@ -209,13 +232,26 @@ def prelu_as_relu(graph: onnx.GraphProto) -> int:
     broadcast: 53% of FaceMesh's time. As Relu, Min, Mul and Add it takes half the time
     (docs/vision.md, "Speed").
     """
+    inits = {init.name: init for init in graph.initializer}
+    if PRELU_ZERO in inits and np.any(onnx.numpy_helper.to_array(inits[PRELU_ZERO]) != 0):
+        raise BuildError(f"the graph already has a non-zero initializer {PRELU_ZERO!r}")
+    taken = set(inits) | {name for node in graph.node for name in [*node.output, node.name]}
     nodes, replaced = [], 0
     for node in graph.node:
-        if node.op_type != "PRelu":
-            nodes.append(node)
+        slope_init = inits.get(node.input[1]) if node.op_type == "PRelu" else None
+        if node.op_type != "PRelu" or (
+            slope_init is not None and slope_init.data_type != onnx.TensorProto.FLOAT
+        ):
+            nodes.append(node)  # the zero constant is float32: other types keep PRelu
             continue
         (x, slope), (y,) = node.input, node.output
         base = node.name or y
+        helpers = {f"{base}/relu", f"{base}/min", f"{base}/negative"}
+        if helpers & taken:
+            raise BuildError(
+                f"{base}: the PRelu rewrite's names {sorted(helpers & taken)} are taken"
+            )
+        taken |= helpers
         nodes += [
             onnx.helper.make_node("Relu", [x], [f"{base}/relu"], name=f"{base}/relu"),
             onnx.helper.make_node("Min", [x, PRELU_ZERO], [f"{base}/min"], name=f"{base}/min"),
@@ -376,6 +412,10 @@ class Builder:
             anchors.dim_param = "A"
         model = with_symbolic_shapes(model)
         channel_padding_as_concat(model.graph)
+        onnx.checker.check_model(model)
+        constants = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+        if any(is_channel_zero_padding(n, constants) for n in model.graph.node):
+            raise BuildError(f"{spec.name}: a channel padding was left (channel count unknown)")
         out = self.models_dir / spec.file
         out.write_bytes(model.SerializeToString())
         record = np.load(self.golden_dir / f"{spec.golden_name}.npz")
@@ -490,7 +530,7 @@ class Builder:
             "(tools/models/conv-requirements.txt)",
             "opset": 17,
             "shims": TF2ONNX_SHIMS,
-            "post": "inputs/outputs renamed, dims named N/H/W, doc strings cleared, PRelu as "
+            "post": "inputs/outputs renamed, dims named N/H/W, doc strings cleared, any PRelu as "
             "Relu(x) + slope * Min(x, 0) (exact values; build.prelu_as_relu)",
         }
 
