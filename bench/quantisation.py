@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bench.dataset import Dataset, Entry, load
+from bench.speed import median_ms
 from shared.errors import FaceGateError
 from shared.vision import Analyzer
 from shared.vision.catalog import DEFAULT_MODELS_DIR, Catalog, session_options
@@ -103,13 +103,8 @@ def quantise(source: Path, target: Path, calibration: np.ndarray, keep_ends: boo
 
 
 def cpu_ms(session: ort.InferenceSession, x: np.ndarray, repeat: int) -> float:
-    session.run(None, {"input": x})
-    times = []
-    for _ in range(repeat):
-        start = time.thread_time()
-        session.run(None, {"input": x})
-        times.append(time.thread_time() - start)
-    return 1000 * statistics.median(times)
+    """Median CPU time (ms) of one run of ``session`` on ``x``, this thread."""
+    return median_ms(lambda: session.run(None, {"input": x}), repeat, time.thread_time)
 
 
 def faces(data: Dataset, per_group: int) -> Iterator[tuple[str, Entry]]:
